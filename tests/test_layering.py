@@ -1,0 +1,84 @@
+"""The import rules of shared/DESIGN.md, enforced on the source tree.
+
+Layers (each imports only those below it)::
+
+    cli -> training / export / evaluation -> envs -> tasks -> sim | operations
+
+``sim`` is the only code that imports pybullet; ``operations`` is numpy-only; torch and
+Stable-Baselines3 are imported lazily (inside functions), never at module import time.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "warehouse_sim"
+HEAVY = ("torch", "stable_baselines3", "sb3_contrib")
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "assets" not in p.parts)
+
+
+def _imports(path: Path, *, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    if top_level_only:  # also look inside top-level if/try blocks (not functions)
+        nodes = [n for top in tree.body if not isinstance(top, (ast.FunctionDef, ast.ClassDef)) for n in ast.walk(top)]
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py") if len(rel.parts) > 1 else rel.stem
+
+
+def _forbidden(layer: str) -> tuple[str, ...]:
+    own = "warehouse_sim."
+    rules = {
+        "operations": ("pybullet", "gymnasium", *HEAVY, own + "sim", own + "tasks", own + "envs", own + "policies"),
+        "sim": ("gymnasium", *HEAVY, own + "operations", own + "tasks", own + "envs", own + "policies"),
+        "tasks": (*HEAVY, "pybullet", own + "envs", own + "policies", own + "cli"),
+        "envs": (*HEAVY, "pybullet", own + "policies", own + "cli"),
+    }
+    return rules.get(layer, ("pybullet",) if layer != "sim" else ())
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_respects_layering(path: Path) -> None:
+    forbidden = _forbidden(_layer(path))
+    bad = sorted(
+        name
+        for name in _imports(path, top_level_only=False)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    )
+    assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}, forbidden in layer {_layer(path)!r}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_heavy_dependencies_are_imported_lazily(path: Path) -> None:
+    eager = sorted(
+        n for n in _imports(path, top_level_only=True) if any(n == h or n.startswith(h + ".") for h in HEAVY)
+    )
+    assert not eager, f"{path.relative_to(PACKAGE)} imports {eager} at module level"
+
+
+def test_import_and_make_do_not_load_torch() -> None:
+    code = (
+        "import sys, gymnasium as gym, warehouse_sim\n"
+        "for env_id in warehouse_sim.ENV_IDS:\n"
+        "    gym.make(env_id).close()\n"
+        "assert not [m for m in ('torch', 'stable_baselines3') if m in sys.modules], sys.modules.keys()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,56 @@
+"""Named classical baselines, addressed on the command line as ``baseline:NAME``.
+
+Each entry is a lazily imported factory ``factory(env) -> Policy`` plus the env ids it
+supports, so importing this module imports no baseline code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+
+from warehouse_sim.policies.base import Policy
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """Where a baseline lives and which environments it can drive."""
+
+    factory: str  #: "module:function", called as ``function(env) -> Policy``
+    env_ids: tuple[str, ...]
+    description: str
+
+
+BASELINES: dict[str, BaselineSpec] = {
+    "random": BaselineSpec(
+        "warehouse_sim.policies.random_policy:make_random_policy",
+        (),
+        "uniform random actions (any env)",
+    ),
+    "astar": BaselineSpec(
+        "warehouse_sim.policies.navigation:make_astar_policy",
+        ("warehouse_sim/Navigation-v0",),
+        "A* on the occupancy grid + path-following controller",
+    ),
+}
+
+
+def make_baseline(name: str, env: gym.Env[Any, Any]) -> Policy:
+    """Build the baseline called ``name`` for ``env``.
+
+    Raises:
+        ValueError: for an unknown name, or a baseline that does not support the env.
+    """
+    try:
+        spec = BASELINES[name]
+    except KeyError:
+        raise ValueError(f"unknown baseline {name!r}; known: {', '.join(sorted(BASELINES))}") from None
+    env_id = env.spec.id if env.spec is not None else None
+    if spec.env_ids and env_id not in spec.env_ids:
+        raise ValueError(f"baseline {name!r} supports {', '.join(spec.env_ids)}, not {env_id}")
+    module_name, func_name = spec.factory.split(":")
+    factory = getattr(importlib.import_module(module_name), func_name)
+    return factory(env)
