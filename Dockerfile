@@ -8,8 +8,9 @@ COPY warehouse_sim ./warehouse_sim
 COPY assets ./assets
 COPY training ./training
 
-# The README's install step: CPU torch first (an unpinned torch pulls a multi-GB CUDA build).
-RUN pip install --no-cache-dir torch==2.13.0 && pip install --no-cache-dir ".[train]"
+# The README's install step. On machines whose pip index serves the CUDA build by default,
+# the CPU build comes from PyTorch's CPU index (README, "Set up").
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install --no-cache-dir ".[train]"
 
 # The README's main job: train PPO on Navigation-v0, then print its evaluation.
 ENTRYPOINT ["warehouse-sim"]
