@@ -1,0 +1,183 @@
+"""White-box tests of multi-robot planning and execution (warehouse_sim.sim.fleet)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from warehouse_sim.sim.fleet import FleetPlanner
+from warehouse_sim.sim.layout import make_layout
+
+
+def _grid(text: str) -> np.ndarray:
+    return np.array([[ch == "#" for ch in line.strip()] for line in text.strip().splitlines()])
+
+
+CORRIDOR = _grid(
+    """
+    #######
+    #.....#
+    ###.###
+    #######
+    """
+)
+
+
+def _occupied_at(paths: dict[int, tuple[int, list[tuple[int, int]]]], t: int) -> dict[int, tuple[int, int]]:
+    out = {}
+    for robot, (t0, path) in paths.items():
+        k = min(max(t - t0, 0), len(path) - 1)
+        out[robot] = path[k]
+    return out
+
+
+def test_single_robot_plan_is_a_shortest_path() -> None:
+    fp = FleetPlanner(CORRIDOR)
+    fp.reset([(1, 1)])
+    path = fp.plan(0, (1, 5), step=0)
+    assert path is not None and path[0] == (1, 1) and path[-1] == (1, 5)
+    assert len(path) - 1 == fp.distance((1, 1), (1, 5)) == 4
+    assert not fp.is_idle(0) and fp.goal(0) == (1, 5)
+
+
+def test_head_on_robots_never_swap_or_share_a_cell() -> None:
+    fp = FleetPlanner(CORRIDOR)
+    fp.reset([(1, 1), (1, 5)])
+    p0 = fp.plan(0, (1, 5), step=0)
+    # Robot 0 wants robot 1's parking cell: impossible until robot 1 leaves.
+    assert p0 is None
+    p1 = fp.plan(1, (1, 1), step=0)
+    assert p1 is None  # robot 0 is parked at (1, 1)
+    p1 = fp.plan(1, (2, 3), step=0)  # the side pocket
+    assert p1 is not None
+    p0 = fp.plan(0, (1, 5), step=0)
+    assert p0 is not None
+    paths = {0: (0, p0), 1: (0, p1)}
+    horizon = max(len(p0), len(p1)) + 2
+    for t in range(horizon):
+        now, nxt = _occupied_at(paths, t), _occupied_at(paths, t + 1)
+        assert now[0] != now[1], f"vertex conflict at step {t}"
+        assert not (now[0] == nxt[1] and now[1] == nxt[0]), f"swap conflict at step {t}"
+
+
+def test_goal_parked_by_another_robot_fails_fast_and_keeps_state() -> None:
+    fp = FleetPlanner(CORRIDOR)
+    fp.reset([(1, 1), (1, 3)])
+    before = fp.reservations()
+    assert not fp.goal_available((1, 3), robot=0)
+    assert fp.plan(0, (1, 3), step=5) is None
+    assert fp.reservations() == before and fp.is_idle(0) and fp.cell(0) == (1, 1)
+
+
+def test_plan_ends_only_where_nobody_passes_later() -> None:
+    fp = FleetPlanner(CORRIDOR)
+    fp.reset([(1, 1), (1, 2)])
+    assert fp.plan(0, (1, 5), step=0) is None  # robot 1 parks in the way, for ever
+    assert fp.plan(1, (1, 4), step=0) is not None
+    # Robot 0 crosses (1, 3) later; robot 1 parks at (1, 4) which blocks (1, 5) for ever.
+    assert fp.plan(0, (1, 5), step=0) is None
+    path = fp.plan(0, (2, 3), step=0)
+    assert path is not None and path[-1] == (2, 3)
+
+
+def test_may_enter_respects_plan_order_under_delays() -> None:
+    fp = FleetPlanner(CORRIDOR)
+    fp.reset([(1, 1), (2, 3)])
+    fp.plan(0, (1, 5), step=0)  # robot 0 passes (1, 3) at step 2
+    path1 = fp.plan(1, (1, 1), step=0)
+    assert path1 is not None
+    # The planner lets robot 1 pop into the corridor at step 1, duck back into the
+    # pocket at step 2 while robot 0 passes, and re-enter (1, 3) at step 3.
+    assert path1[:4] == [(2, 3), (1, 3), (2, 3), (1, 3)]
+    assert fp.may_enter(0)
+    fp.advance(0)  # robot 0 at (1, 2)
+    assert not fp.may_enter(0)  # it enters (1, 3) only after robot 1's step-1 visit
+    for _ in range(2):
+        assert fp.may_enter(1)
+        fp.advance(1)
+    # Robot 1 may not re-enter (1, 3) before robot 0's earlier visit is complete,
+    # however long robot 0 is delayed.
+    assert fp.next_cell(1) == (1, 3) and not fp.may_enter(1)
+    assert fp.may_enter(0)
+    fp.advance(0)  # robot 0 at (1, 3)
+    assert not fp.may_enter(1)
+    fp.advance(0)  # robot 0 at (1, 4): (1, 3) released
+    assert fp.may_enter(1)
+
+
+def test_invalid_arguments_raise_value_error() -> None:
+    with pytest.raises(ValueError, match="occupancy"):
+        FleetPlanner(np.zeros(5, dtype=bool))
+    with pytest.raises(ValueError, match="horizon"):
+        FleetPlanner(CORRIDOR, horizon=0)
+    with pytest.raises(ValueError, match="max_expansions"):
+        FleetPlanner(CORRIDOR, max_expansions=0)
+    fp = FleetPlanner(CORRIDOR)
+    with pytest.raises(ValueError, match="starts"):
+        fp.reset([(0, 0)])
+    with pytest.raises(ValueError, match="starts"):
+        fp.reset([(1, 1), (1, 1)])
+    fp.reset([(1, 1)])
+    with pytest.raises(ValueError, match="goal"):
+        fp.plan(0, (0, 3), step=0)
+    fp.plan(0, (1, 4), step=0)
+    with pytest.raises(ValueError, match="not idle"):
+        fp.plan(0, (1, 2), step=0)
+
+
+def test_unreachable_goal_fails() -> None:
+    grid = _grid(
+        """
+        #####
+        #.#.#
+        #####
+        """
+    )
+    fp = FleetPlanner(grid)
+    fp.reset([(1, 1)])
+    assert fp.distance((1, 1), (1, 3)) is None
+    assert fp.plan(0, (1, 3), step=0) is None
+
+
+def test_search_budget_bounds_a_blocked_search() -> None:
+    fp = FleetPlanner(CORRIDOR, max_expansions=3)
+    fp.reset([(1, 1)])
+    assert fp.plan(0, (1, 5), step=0) is None and fp.is_idle(0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_fleet_execution_never_collides_and_never_deadlocks(seed: int) -> None:
+    """Ten robots on `medium` with random goals and random physical delays.
+
+    Moves take time: a robot in transit holds both its cells. No two robots ever hold
+    the same cell, and robots keep completing plans (no deadlock).
+    """
+    layout = make_layout("medium")
+    fp = FleetPlanner(layout.occupancy)
+    rng = np.random.default_rng(seed)
+    free = [tuple(int(v) for v in c) for c in layout.free_cells]
+    n = 10
+    fp.reset([free[i] for i in rng.choice(len(free), n, replace=False)])
+    in_transit = [False] * n
+    completed = 0
+    for now in range(2_000):
+        for r in range(n):
+            if in_transit[r]:
+                if rng.random() < 0.5:  # arrival takes a random time
+                    fp.advance(r)
+                    in_transit[r] = False
+                    completed += fp.is_idle(r)
+            elif fp.is_idle(r):
+                fp.plan(r, free[rng.integers(len(free))], now)
+            elif fp.progress(r) <= now and fp.may_enter(r):
+                if fp.next_cell(r) == fp.cell(r):
+                    fp.advance(r)
+                else:
+                    in_transit[r] = True
+        held: list[tuple[int, int]] = []
+        for r in range(n):
+            held.append(fp.cell(r))
+            if in_transit[r]:
+                held.append(fp.next_cell(r))  # type: ignore[arg-type]
+        assert len(set(held)) == len(held), f"two robots hold one cell at step {now}"
+    assert completed > 100

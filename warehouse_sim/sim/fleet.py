@@ -1,0 +1,320 @@
+"""Multi-robot path planning on the layout grid: prioritised space-time reservations.
+
+Pure grid logic (numpy + heapq, no PyBullet): the Fulfilment task executes these plans
+through the physics controller of each robot.
+
+Time is counted in integer *plan steps*; one step is the time a robot needs to cross one
+cell at the nominal speed. A plan is a list of cells, one per step, starting at the
+robot's cell at its start step; repeating a cell is a wait. Robots are planned one at a
+time (prioritised planning), each against the reservations of the robots planned before:
+
+* vertex conflicts: two robots in one cell at one step;
+* edge (swap) conflicts: two robots exchanging cells between two steps;
+* parking: a robot stays in the last cell of its plan until it is given a new plan, so
+  that cell is reserved from the plan's last step on, for ever; a plan may end in a cell
+  only if nobody else visits it later.
+
+Execution (:meth:`FleetPlanner.may_enter`) follows the plans' *order*, not their clock, so
+a robot that falls behind (a slow turn, a bump) delays the robots that must pass after
+it but never collides with them: a robot may enter a cell only when every visit of
+another robot to that cell planned for an earlier or the same step has been completed.
+This is the action-dependency execution of Hönig et al. (2019), which is deadlock-free
+for conflict-free plans. Cells are flat indices ``row * n_cols + col`` internally; the
+public methods take and return ``(row, col)`` tuples.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+Cell = tuple[int, int]
+
+_UNREACHABLE = np.iinfo(np.int32).max
+
+
+class FleetPlanner:
+    """Prioritised space-time planning and order-preserving execution for a robot fleet.
+
+    Args:
+        occupancy: Boolean ``(n_rows, n_cols)`` grid, True where robots cannot drive
+            (the layout's :attr:`~warehouse_sim.sim.layout.Layout.occupancy`).
+        horizon: Longest plan in steps; a goal not reached within it fails.
+        max_expansions: Search budget per plan (A* node expansions); a search that
+            exceeds it fails, so an unreachable goal costs bounded time.
+
+    Raises:
+        ValueError: for a non-2-D occupancy grid or non-positive ``horizon`` /
+            ``max_expansions``.
+    """
+
+    def __init__(self, occupancy: np.ndarray, *, horizon: int = 400, max_expansions: int = 20_000) -> None:
+        grid = np.asarray(occupancy, dtype=bool)
+        if grid.ndim != 2 or grid.size == 0:
+            raise ValueError(f"occupancy must be a non-empty 2-D grid, got shape {grid.shape}")
+        if horizon < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        if max_expansions < 1:
+            raise ValueError(f"max_expansions must be >= 1, got {max_expansions}")
+        self._grid = grid
+        self._n_cols = int(grid.shape[1])
+        self.horizon = int(horizon)
+        self.max_expansions = int(max_expansions)
+        free = ~grid.ravel()
+        n_rows, n_cols = grid.shape
+        # Successors of each free cell: itself (wait) and its free 4-neighbours.
+        self._moves: list[tuple[int, ...]] = []
+        for idx in range(grid.size):
+            r, c = divmod(idx, n_cols)
+            succ = [idx] if free[idx] else []
+            if free[idx]:
+                for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    rr, cc = r + dr, c + dc
+                    if 0 <= rr < n_rows and 0 <= cc < n_cols and free[rr * n_cols + cc]:
+                        succ.append(rr * n_cols + cc)
+            self._moves.append(tuple(succ))
+        self._free = free
+        self._dist_cache: dict[int, np.ndarray] = {}
+        self.reset(())
+
+    # ------------------------------------------------------------------ state
+    def reset(self, starts: Sequence[Cell], *, step: int = 0) -> None:
+        """Forget every plan and park one robot per cell of ``starts`` at ``step``.
+
+        Raises:
+            ValueError: for a blocked or repeated start cell.
+        """
+        flat = [self._index(cell, "starts") for cell in starts]
+        if len(set(flat)) != len(flat):
+            raise ValueError("starts: two robots share a cell")
+        self._plans: list[list[int]] = [[f] for f in flat]  # cells, one per step from _t0
+        self._t0: list[int] = [step] * len(flat)
+        self._progress: list[int] = [step] * len(flat)  # plan step the robot has reached
+        self._queues: dict[int, list[tuple[int, int]]] = {}  # cell -> sorted pending (step, robot)
+        self._vertex: set[tuple[int, int]] = set()  # pending (step, cell)
+        self._edges: set[tuple[int, int, int]] = set()  # (step, from, to) moves step -> step + 1
+        self._parked: dict[int, tuple[int, int]] = {}  # cell -> (from step, robot)
+        for robot, f in enumerate(flat):
+            self._add_visit(step, f, robot)
+            self._parked[f] = (step, robot)
+
+    @property
+    def n_robots(self) -> int:
+        """Number of robots."""
+        return len(self._plans)
+
+    def cell(self, robot: int) -> Cell:
+        """The cell of the plan step ``robot`` has reached (its last cell when in transit)."""
+        return self._cell(self._plans[robot][self._progress[robot] - self._t0[robot]])
+
+    def progress(self, robot: int) -> int:
+        """The plan step ``robot`` has reached."""
+        return self._progress[robot]
+
+    def is_idle(self, robot: int) -> bool:
+        """Whether ``robot`` has completed its plan (it is parked in its last cell)."""
+        return self._progress[robot] == self._t0[robot] + len(self._plans[robot]) - 1
+
+    def goal(self, robot: int) -> Cell:
+        """The last cell of the robot's plan."""
+        return self._cell(self._plans[robot][-1])
+
+    def remaining_path(self, robot: int) -> list[Cell]:
+        """The cells from the robot's current step to the end of its plan (waits included)."""
+        plan = self._plans[robot]
+        return [self._cell(f) for f in plan[self._progress[robot] - self._t0[robot] :]]
+
+    def next_cell(self, robot: int) -> Cell | None:
+        """The cell of the robot's next plan step, or None when it is idle."""
+        if self.is_idle(robot):
+            return None
+        return self._cell(self._plans[robot][self._progress[robot] + 1 - self._t0[robot]])
+
+    # ------------------------------------------------------------------ planning
+    def distance(self, start: Cell, goal: Cell) -> int | None:
+        """Shortest 4-connected path length in cells on the empty grid (None if unreachable)."""
+        d = int(self._distances(self._index(goal, "goal"))[self._index(start, "start")])
+        return None if d == _UNREACHABLE else d
+
+    def goal_available(self, goal: Cell, robot: int) -> bool:
+        """Whether ``goal`` is not parked in by another robot (a plan to it may exist)."""
+        entry = self._parked.get(self._index(goal, "goal"))
+        return entry is None or entry[1] == robot
+
+    def plan(self, robot: int, goal: Cell, step: int) -> list[Cell] | None:
+        """Plan an idle ``robot`` from its cell to ``goal``, starting at ``step``, and reserve it.
+
+        The robot must be idle (:meth:`is_idle`). The plan starts at
+        ``max(step, progress(robot))`` and avoids every reservation of the other robots,
+        including their parking cells, and ends in a cell nobody else visits later.
+
+        Returns:
+            The planned cells, one per step (the first is the current cell), or None if no
+            plan was found within :attr:`horizon` steps and :attr:`max_expansions`
+            expansions; on None the robot stays parked where it is.
+
+        Raises:
+            ValueError: if the robot is not idle or ``goal`` is blocked.
+        """
+        if not self.is_idle(robot):
+            raise ValueError(f"robot {robot} is not idle; it can be replanned only at the end of its plan")
+        g = self._index(goal, "goal")
+        start = self._plans[robot][-1]
+        t0 = max(int(step), self._progress[robot])
+        entry = self._parked.get(g)
+        if entry is not None and entry[1] != robot:
+            return None
+        # Lift the robot's own parking so that the search does not see itself.
+        old_t = self._t0[robot] + len(self._plans[robot]) - 1
+        del self._parked[start]
+        self._remove_visit(old_t, start, robot)
+        path = self._search(start, g, t0)
+        if path is None:
+            self._add_visit(old_t, start, robot)
+            self._parked[start] = (old_t, robot)
+            return None
+        self._plans[robot] = path
+        self._t0[robot] = t0
+        self._progress[robot] = t0
+        for k, f in enumerate(path):
+            self._add_visit(t0 + k, f, robot)
+            if k and path[k - 1] != f:
+                self._edges.add((t0 + k - 1, path[k - 1], f))
+        self._parked[g] = (t0 + len(path) - 1, robot)
+        return [self._cell(f) for f in path]
+
+    def _search(self, start: int, goal: int, t0: int) -> list[int] | None:
+        h = self._distances(goal)
+        if h[start] == _UNREACHABLE:
+            return None
+        queue = self._queues.get(goal)
+        goal_free_from = queue[-1][0] + 1 if queue else t0  # nobody visits goal at or after this
+        vertex, edges, parked, moves = self._vertex, self._edges, self._parked, self._moves
+        t_max = t0 + self.horizon
+        counter = 0
+        open_heap: list[tuple[int, int, int, int, int]] = [(int(h[start]), 0, counter, start, t0)]
+        parent: dict[tuple[int, int], tuple[int, int] | None] = {(start, t0): None}
+        closed: set[tuple[int, int]] = set()
+        expansions = 0
+        while open_heap:
+            _, _, _, cell, t = heapq.heappop(open_heap)
+            if (cell, t) in closed:
+                continue
+            if cell == goal and t >= goal_free_from:
+                path = [cell]
+                node = parent[(cell, t)]
+                while node is not None:
+                    path.append(node[0])
+                    node = parent[node]
+                path.reverse()
+                return path
+            closed.add((cell, t))
+            expansions += 1
+            if expansions > self.max_expansions or t >= t_max:
+                if expansions > self.max_expansions:
+                    return None
+                continue
+            nt = t + 1
+            for nxt in moves[cell]:
+                if (nt, nxt) in vertex or (nxt, nt) in closed:
+                    continue
+                park = parked.get(nxt)
+                if park is not None and park[0] <= nt:
+                    continue
+                if nxt != cell and (t, nxt, cell) in edges:
+                    continue
+                key = (nxt, nt)
+                if key not in parent:
+                    parent[key] = (cell, t)
+                    counter += 1
+                    # f = steps so far + remaining distance; deeper nodes first on ties.
+                    heapq.heappush(open_heap, (nt - t0 + int(h[nxt]), -nt, counter, nxt, nt))
+        return None
+
+    def _distances(self, goal: int) -> np.ndarray:
+        cached = self._dist_cache.get(goal)
+        if cached is not None:
+            return cached
+        dist = np.full(self._grid.size, _UNREACHABLE, dtype=np.int64)
+        dist[goal] = 0
+        frontier = deque([goal])
+        moves = self._moves
+        while frontier:
+            cell = frontier.popleft()
+            d = dist[cell] + 1
+            for nxt in moves[cell]:
+                if dist[nxt] == _UNREACHABLE:
+                    dist[nxt] = d
+                    frontier.append(nxt)
+        self._dist_cache[goal] = dist
+        return dist
+
+    # ------------------------------------------------------------------ execution
+    def may_enter(self, robot: int) -> bool:
+        """Whether ``robot`` may start moving to its next plan cell now.
+
+        True when every visit of another robot to that cell planned for an earlier or the
+        same step has been completed, and no other robot is parked there. Waits (the same
+        cell again) are always allowed. False when the robot is idle.
+        """
+        if self.is_idle(robot):
+            return False
+        k = self._progress[robot] + 1
+        nxt = self._plans[robot][k - self._t0[robot]]
+        for t, other in self._queues.get(nxt, ()):
+            if t > k:
+                break
+            if other != robot:
+                return False
+        park = self._parked.get(nxt)
+        return park is None or park[1] == robot or park[0] > k
+
+    def advance(self, robot: int) -> Cell:
+        """Record that ``robot`` reached its next plan cell; return that cell.
+
+        Call it when the physical robot has arrived (or immediately for a wait step),
+        after :meth:`may_enter` allowed the move. Completed visits are released.
+
+        Raises:
+            ValueError: if the robot is idle.
+        """
+        if self.is_idle(robot):
+            raise ValueError(f"robot {robot} is idle; nothing to advance")
+        k = self._progress[robot]
+        plan, t0 = self._plans[robot], self._t0[robot]
+        self._remove_visit(k, plan[k - t0], robot)
+        if plan[k - t0] != plan[k + 1 - t0]:
+            self._edges.discard((k, plan[k - t0], plan[k + 1 - t0]))
+        self._progress[robot] = k + 1
+        return self._cell(plan[k + 1 - t0])
+
+    def reservations(self) -> list[tuple[int, Cell, int]]:
+        """Pending vertex reservations as ``(step, cell, robot)``, sorted (for tests and debugging)."""
+        out = [(t, self._cell(c), r) for c, q in self._queues.items() for t, r in q]
+        return sorted(out)
+
+    # ------------------------------------------------------------------ helpers
+    def _add_visit(self, t: int, cell: int, robot: int) -> None:
+        bisect.insort(self._queues.setdefault(cell, []), (t, robot))
+        self._vertex.add((t, cell))
+
+    def _remove_visit(self, t: int, cell: int, robot: int) -> None:
+        queue = self._queues[cell]
+        queue.remove((t, robot))
+        if not queue:
+            del self._queues[cell]
+        self._vertex.discard((t, cell))
+
+    def _index(self, cell: Cell, name: str) -> int:
+        r, c = int(cell[0]), int(cell[1])
+        n_rows, n_cols = self._grid.shape
+        if not (0 <= r < n_rows and 0 <= c < n_cols) or self._grid[r, c]:
+            raise ValueError(f"{name}: cell {tuple(cell)} is outside the grid or blocked")
+        return r * n_cols + c
+
+    def _cell(self, flat: int) -> Cell:
+        return divmod(int(flat), self._n_cols)  # type: ignore[return-value]
