@@ -1,0 +1,1 @@
+"""Gymnasium environments: the only ``gymnasium.Env`` subclasses. Modules load lazily via registration entry points."""

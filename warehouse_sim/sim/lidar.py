@@ -1,0 +1,85 @@
+"""A planar 2-D lidar for many robots, done with one ``rayTestBatch`` call per scan.
+
+Rays leave each robot at ``height`` metres above the floor from just outside its body
+(``start_offset`` metres from its centre, so a robot never sees itself), evenly spread
+over 360 degrees starting at the robot's heading and turning counter-clockwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from warehouse_sim.sim.client import PhysicsClient
+
+
+@dataclass(frozen=True)
+class LidarParams:
+    """Lidar geometry.
+
+    Attributes:
+        n_rays: Rays per robot (>= 1).
+        max_range: Range in metres measured from the robot centre (> start_offset).
+        height: Ray height above the floor in metres (> 0).
+        start_offset: Distance in metres from the robot centre where rays start (>= 0).
+    """
+
+    n_rays: int = 16
+    max_range: float = 4.0
+    height: float = 0.15
+    start_offset: float = 0.27
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_rays, (int, np.integer)) and not isinstance(self.n_rays, bool) and self.n_rays >= 1):
+            raise ValueError(f"n_rays must be an integer >= 1, got {self.n_rays!r}")
+        if not (self.height > 0 and math.isfinite(self.height)):
+            raise ValueError(f"height must be positive, got {self.height!r}")
+        if not (self.start_offset >= 0 and math.isfinite(self.start_offset)):
+            raise ValueError(f"start_offset must be >= 0, got {self.start_offset!r}")
+        if not (self.max_range > self.start_offset and math.isfinite(self.max_range)):
+            raise ValueError(f"max_range must exceed start_offset ({self.start_offset}), got {self.max_range!r}")
+
+
+class Lidar:
+    """Scans for any number of robots with one ``rayTestBatch``.
+
+    Args:
+        client: The physics client.
+        params: Ray geometry.
+
+    Attributes:
+        angles: ``(n_rays,)`` ray angles in radians relative to the robot heading.
+        last_rays: The ``(from, to)`` ray lists of the last scan (what
+            ``bare_physics_step`` replays in benchmarks).
+    """
+
+    def __init__(self, client: PhysicsClient, params: LidarParams | None = None) -> None:
+        self.client = client
+        self.params = params or LidarParams()
+        self.angles = np.linspace(0.0, 2.0 * math.pi, self.params.n_rays, endpoint=False)
+        self.last_rays: tuple[list[list[float]], list[list[float]]] = ([], [])
+
+    def scan(self, poses: np.ndarray) -> np.ndarray:
+        """Cast the rays of every robot.
+
+        Args:
+            poses: ``(m, >=3)`` array whose first columns are ``x, y, yaw`` (metres, radians).
+
+        Returns:
+            ``(m, n_rays)`` float64 ranges in metres from each robot centre, in
+            ``[start_offset, max_range]`` (``max_range`` where nothing was hit).
+        """
+        pr = self.params
+        m = poses.shape[0]
+        theta = poses[:, 2:3] + self.angles[None, :]
+        c, s = np.cos(theta), np.sin(theta)
+        x, y = poses[:, 0:1], poses[:, 1:2]
+        z = np.full(c.shape, pr.height)
+        starts = np.stack((x + pr.start_offset * c, y + pr.start_offset * s, z), axis=-1).reshape(-1, 3).tolist()
+        ends = np.stack((x + pr.max_range * c, y + pr.max_range * s, z), axis=-1).reshape(-1, 3).tolist()
+        self.last_rays = (starts, ends)
+        hits = self.client.bullet.rayTestBatch(starts, ends)
+        fractions = np.fromiter((h[2] for h in hits), dtype=np.float64, count=len(hits)).reshape(m, pr.n_rays)
+        return pr.start_offset + fractions * (pr.max_range - pr.start_offset)

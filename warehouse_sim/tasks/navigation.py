@@ -1,0 +1,389 @@
+"""The navigation task: drive one robot to a pick face through aisles and traffic.
+
+The task owns the scene (one :class:`~warehouse_sim.sim.client.PhysicsClient`, the
+static world, the robots, the lidar) and turns normalised ``(v, omega)`` commands into
+physics, observations, rewards and episode outcomes. The Gymnasium adapter is
+:class:`warehouse_sim.envs.navigation.NavigationEnv`, whose docstring is the spec.
+
+Rates: physics runs at ``physics_hz``; robot velocities are written at ``drive_hz``
+(the motor controllers' rate); the agent acts at ``control_hz``. Both ratios must be
+whole numbers (checked), so one env step is exactly ``physics_hz // control_hz``
+physics substeps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.layout import Layout, PickFace, make_layout
+from warehouse_sim.sim.lidar import Lidar, LidarParams
+from warehouse_sim.sim.planning import GoalField, PathFollower, PursuitParams, plan_route, wrap_angle
+from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
+from warehouse_sim.sim.world import World, build_world
+
+#: Discrete action set for ``continuous=False``: index -> normalised ``(v, omega)``
+#: (fractions of ``v_max`` and ``omega_max``).
+DISCRETE_ACTIONS: tuple[tuple[float, float], ...] = (
+    (0.0, 0.0),    # 0 stop
+    (1.0, 0.0),    # 1 forward
+    (0.6, 0.5),    # 2 forward-left arc
+    (0.6, -0.5),   # 3 forward-right arc
+    (0.0, 1.0),    # 4 turn left in place
+    (0.0, -1.0),   # 5 turn right in place
+    (-0.5, 0.0),   # 6 reverse, half speed
+)
+
+_AGENT_COLOUR = (0.85, 0.1, 0.1, 1.0)
+_TRAFFIC_COLOUR = (0.15, 0.15, 0.15, 1.0)
+_TRAFFIC_SPEED = 0.6  # m/s, obstacle robots
+_TRAFFIC_STOP_RANGE = 0.7  # m, an obstacle robot waits while something is this close ahead
+
+
+@dataclass(frozen=True)
+class NavigationConfig:
+    """Everything that defines a navigation task; validated on construction.
+
+    Attributes:
+        layout: Preset name (``"small"``, ``"medium"``, ``"large"``) or a :class:`Layout`.
+        route_hint: Include the planner's next waypoint in the observation.
+        n_obstacle_robots: Other robots driving their own A* routes (>= 0).
+        terminate_on_collision: End the episode (terminated) at the first collision.
+        control_hz: Agent decisions per simulated second (> 0, divides ``drive_hz``).
+        drive_hz: Robot velocity writes per simulated second (divides ``physics_hz``).
+        physics_hz: Physics steps per simulated second.
+        n_rays: Lidar rays (>= 1).
+        lidar_range: Lidar range in metres.
+        route_lookahead: How far ahead along the shortest path the route hint lies, metres.
+        goal_tolerance: Distance in metres from the pick-face centre that counts as arrival.
+        min_start_distance: Minimum shortest-path distance in metres from start to goal.
+        progress_weight: Reward per metre of progress along the shortest path.
+        time_penalty: Reward subtracted every step.
+        collision_penalty: Reward subtracted for every step that ends in contact.
+        success_bonus: Reward added on arrival.
+        robot: Robot body and drive limits.
+    """
+
+    layout: str | Layout = "small"
+    route_hint: bool = True
+    n_obstacle_robots: int = 0
+    terminate_on_collision: bool = True
+    control_hz: int = 10
+    drive_hz: int = 60
+    physics_hz: int = 240
+    n_rays: int = 16
+    lidar_range: float = 4.0
+    route_lookahead: float = 2.0
+    goal_tolerance: float = 0.3
+    min_start_distance: float = 2.0
+    progress_weight: float = 1.0
+    time_penalty: float = 0.01
+    collision_penalty: float = 5.0
+    success_bonus: float = 5.0
+    robot: RobotParams = field(default_factory=RobotParams)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.layout, str):
+            make_layout(self.layout)  # raises ValueError naming "layout"
+        elif not isinstance(self.layout, Layout):
+            raise ValueError(f"layout must be a preset name or a Layout, got {type(self.layout).__name__}")
+        for name in ("route_hint", "terminate_on_collision"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        for name, low in (("n_obstacle_robots", 0), ("control_hz", 1), ("drive_hz", 1), ("physics_hz", 1), ("n_rays", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.drive_hz % self.control_hz:
+            raise ValueError(f"control_hz={self.control_hz} must divide drive_hz={self.drive_hz}")
+        if self.physics_hz % self.drive_hz:
+            raise ValueError(f"drive_hz={self.drive_hz} must divide physics_hz={self.physics_hz}")
+        for name in ("lidar_range", "route_lookahead", "goal_tolerance"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        for name in ("min_start_distance", "progress_weight", "time_penalty", "collision_penalty", "success_bonus"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        if self.lidar_range <= self.robot.radius + 0.05:
+            raise ValueError(f"lidar_range must exceed the robot radius, got {self.lidar_range!r}")
+        layout = self.get_layout()
+        if self.n_obstacle_robots + 2 > len(layout.free_cells) // 2:
+            raise ValueError(f"n_obstacle_robots={self.n_obstacle_robots} is too many for layout {layout.name!r}")
+
+    def get_layout(self) -> Layout:
+        """The :class:`Layout` (building the preset if ``layout`` is a name)."""
+        return make_layout(self.layout) if isinstance(self.layout, str) else self.layout
+
+    @property
+    def obs_size(self) -> int:
+        """Length of the observation vector."""
+        return self.n_rays + 5 + (3 if self.route_hint else 0)
+
+
+@dataclass
+class _Traffic:
+    """One obstacle robot's route."""
+
+    follower: PathFollower | None = None
+
+
+class NavigationTask:
+    """The scene plus the episode logic of the navigation task.
+
+    Args:
+        config: The task definition.
+        gui: Open the PyBullet GUI instead of DIRECT mode.
+
+    Attributes:
+        config: The task definition.
+        layout: The layout.
+        client: The physics client (owned; closed by :meth:`close`).
+        world: The static scene.
+        robots: Robot 0 is the agent, 1.. the obstacle robots.
+        lidar: The lidar shared by all robots (one ray batch per step).
+    """
+
+    def __init__(self, config: NavigationConfig, *, gui: bool = False) -> None:
+        self.config = config
+        self.layout = config.get_layout()
+        self.dt = 1.0 / config.control_hz
+        self._ticks = config.drive_hz // config.control_hz
+        self._substeps_per_tick = config.physics_hz // config.drive_hz
+        self.client = PhysicsClient(gui=gui, time_step=1.0 / config.physics_hz)
+        try:
+            self.world: World = build_world(self.client, self.layout)
+            n = 1 + config.n_obstacle_robots
+            colours = [_AGENT_COLOUR] + [_TRAFFIC_COLOUR] * config.n_obstacle_robots
+            self.robots = DiffDriveRobots(self.client, n, config.robot, colours=colours)
+            self.lidar = Lidar(self.client, LidarParams(
+                n_rays=config.n_rays, max_range=config.lidar_range, start_offset=config.robot.radius + 0.02,
+                height=config.robot.height * 0.6,
+            ))
+            self._initial_state = self.client.save_state()
+        except Exception:
+            self.client.close()
+            raise
+        self._ignore_contacts = frozenset((self.world.floor,))
+        self._fields: dict[tuple[int, int], GoalField] = {}
+        self._front_rays = np.abs(np.vectorize(wrap_angle)(self.lidar.angles)) <= math.radians(35)
+        self._pursuit = PursuitParams(v_max=min(_TRAFFIC_SPEED, config.robot.v_max), omega_max=config.robot.omega_max)
+        # episode state (set by reset)
+        self.goal: PickFace | None = None
+        self.goal_field: GoalField | None = None
+        self.poses = np.zeros((n, 4))
+        self.velocities = np.zeros((n, 2))
+        self.ranges = np.full((n, config.n_rays), config.lidar_range)
+        self.geodesic = 0.0
+        self.shortest_path_length = 0.0
+        self.path_length = 0.0
+        self.collisions = 0
+        self.in_contact = False
+        self.is_success = False
+        self._traffic: list[_Traffic] = []
+        self._traffic_rng: np.random.Generator | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def field_for(self, cell: tuple[int, int]) -> GoalField:
+        """The (cached) :class:`GoalField` of goal ``cell``."""
+        f = self._fields.get(cell)
+        if f is None:
+            f = self._fields[cell] = GoalField(self.layout, cell)
+        return f
+
+    def _random_pick_face(self, rng: np.random.Generator) -> PickFace:
+        faces = self.layout.pick_faces
+        return faces[int(rng.integers(len(faces)))]
+
+    def _read_state(self) -> None:
+        self.poses = self.robots.poses()
+        self.velocities = self.robots.velocities(self.poses[:, 2])
+        self.ranges = self.lidar.scan(self.poses)
+
+    # ------------------------------------------------------------------ lifecycle
+    def reset(self, rng: np.random.Generator) -> None:
+        """Start an episode: restore the saved scene and draw start, goal and traffic from ``rng``."""
+        cfg = self.config
+        self.client.restore_state(self._initial_state)
+        self.goal = self._random_pick_face(rng)
+        self.goal_field = self.field_for(self.goal.cell)
+        dist = self.goal_field.cells_dist
+        free = self.layout.free_cells
+        candidates = free[dist[free[:, 0], free[:, 1]] >= cfg.min_start_distance]
+        start = candidates[int(rng.integers(len(candidates)))]
+        jitter = 0.2 * self.layout.cell_size
+        sx, sy = self.layout.cell_to_world(int(start[0]), int(start[1]))
+        sx += float(rng.uniform(-jitter, jitter))
+        sy += float(rng.uniform(-jitter, jitter))
+        self.robots.place(0, sx, sy, float(rng.uniform(-math.pi, math.pi)))
+        self._traffic_rng = rng.spawn(1)[0]
+        self._traffic = []
+        if cfg.n_obstacle_robots:
+            taken = {(int(start[0]) + dr, int(start[1]) + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
+            taken.add(self.goal.cell)
+            order = rng.permutation(len(free))
+            placed = 0
+            for k in order:
+                cell = (int(free[k, 0]), int(free[k, 1]))
+                if cell in taken:
+                    continue
+                taken.update((cell[0] + dr, cell[1] + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+                x, y = self.layout.cell_to_world(*cell)
+                placed += 1
+                self.robots.place(placed, x, y, float(rng.uniform(-math.pi, math.pi)))
+                self._traffic.append(_Traffic())
+                if placed == cfg.n_obstacle_robots:
+                    break
+            for i in range(placed + 1, self.robots.n):
+                self.robots.park(i)
+        self._read_state()
+        self.geodesic = self.goal_field.distance(sx, sy)
+        self.shortest_path_length = self.geodesic
+        self.path_length = 0.0
+        self.collisions = 0
+        self.in_contact = False
+        self.is_success = False
+
+    def _drive_traffic(self) -> None:
+        rng = self._traffic_rng
+        assert rng is not None
+        for k, traffic in enumerate(self._traffic):
+            i = k + 1
+            x, y, yaw = float(self.poses[i, 0]), float(self.poses[i, 1]), float(self.poses[i, 2])
+            if traffic.follower is None or traffic.follower.done(x, y):
+                face = self._random_pick_face(rng)
+                route = plan_route(self.layout, (x, y), face.cell, radius=self.config.robot.radius + 0.05)
+                traffic.follower = PathFollower(route, self._pursuit) if route else None
+            if traffic.follower is None:
+                self.robots.command_one(i, 0.0, 0.0)
+                continue
+            v, w = traffic.follower.command(x, y, yaw)
+            if v > 0 and float(self.ranges[i][self._front_rays].min()) < _TRAFFIC_STOP_RANGE:
+                v = 0.0
+            self.robots.command_one(i, v, w)
+
+    def step(self, v_norm: float, omega_norm: float) -> tuple[float, bool, bool, str | None]:
+        """Advance one control period with the agent's normalised command.
+
+        Args:
+            v_norm: Linear velocity as a fraction of ``v_max``, in [-1, 1].
+            omega_norm: Angular velocity as a fraction of ``omega_max``, in [-1, 1].
+
+        Returns:
+            ``(reward, terminated, truncated, reason)``; ``reason`` is ``"physics_error"``
+            when the physics diverged (then ``truncated`` is True), else None.
+        """
+        cfg = self.config
+        robot = cfg.robot
+        self.robots.command_one(0, v_norm * robot.v_max, omega_norm * robot.omega_max)
+        if self._traffic:
+            self._drive_traffic()
+        tick_dt = 1.0 / cfg.drive_hz
+        step = self.client.bullet.stepSimulation
+        x0, y0 = float(self.poses[0, 0]), float(self.poses[0, 1])
+        for _ in range(self._ticks):
+            self.robots.apply(tick_dt)
+            for _ in range(self._substeps_per_tick):
+                step()
+        poses = self.robots.poses()
+        if not np.isfinite(poses).all() or np.abs(poses[:, 3] - robot.height / 2).max() > 0.25:
+            return 0.0, False, True, "physics_error"
+        self.poses = poses
+        self.velocities = self.robots.velocities(poses[:, 2])
+        self.ranges = self.lidar.scan(poses)
+        touching = self.robots.touching_one(0, self._ignore_contacts)
+        x, y = float(poses[0, 0]), float(poses[0, 1])
+        self.path_length += math.hypot(x - x0, y - y0)
+        geodesic = self.goal_field.distance(x, y)  # type: ignore[union-attr]
+        reward = cfg.progress_weight * (self.geodesic - geodesic) - cfg.time_penalty
+        self.geodesic = geodesic
+        contact = bool(touching)
+        if contact:
+            if not self.in_contact:
+                self.collisions += 1
+            reward -= cfg.collision_penalty
+        self.in_contact = contact
+        goal = self.goal
+        assert goal is not None
+        self.is_success = math.hypot(goal.x - x, goal.y - y) <= cfg.goal_tolerance
+        if self.is_success:
+            reward += cfg.success_bonus
+        terminated = self.is_success or (contact and cfg.terminate_on_collision)
+        return float(reward), terminated, False, None
+
+    # ------------------------------------------------------------------ readouts
+    def observation(self) -> np.ndarray:
+        """The agent's observation (see the env docstring for the index table); a new float32 array."""
+        cfg = self.config
+        robot = cfg.robot
+        x, y, yaw = float(self.poses[0, 0]), float(self.poses[0, 1]), float(self.poses[0, 2])
+        goal = self.goal
+        assert goal is not None
+        out = np.empty(cfg.obs_size, dtype=np.float32)
+        n = cfg.n_rays
+        out[:n] = self.ranges[0] / cfg.lidar_range
+        dx, dy = goal.x - x, goal.y - y
+        bearing = math.atan2(dy, dx) - yaw
+        size_x, size_y = self.layout.size
+        out[n] = min(math.hypot(dx, dy) / math.hypot(size_x, size_y), 1.0)
+        out[n + 1] = math.sin(bearing)
+        out[n + 2] = math.cos(bearing)
+        out[n + 3] = min(max(self.velocities[0, 0] / robot.v_max, -1.0), 1.0)
+        out[n + 4] = min(max(self.velocities[0, 1] / robot.omega_max, -1.0), 1.0)
+        if cfg.route_hint:
+            wx, wy = self.route_waypoint()
+            hx, hy = wx - x, wy - y
+            hb = math.atan2(hy, hx) - yaw
+            out[n + 5] = min(math.hypot(hx, hy) / (2.0 * cfg.route_lookahead), 1.0)
+            out[n + 6] = math.sin(hb)
+            out[n + 7] = math.cos(hb)
+        return out
+
+    def route_waypoint(self) -> tuple[float, float]:
+        """World ``(x, y)`` of the route hint: ~``route_lookahead`` m ahead on the shortest path."""
+        assert self.goal_field is not None
+        return self.goal_field.waypoint(float(self.poses[0, 0]), float(self.poses[0, 1]), self.config.route_lookahead)
+
+    @property
+    def spl(self) -> float:
+        """Success weighted by path length: ``success * L / max(P, L)`` (L shortest, P travelled)."""
+        if not self.is_success:
+            return 0.0
+        return self.shortest_path_length / max(self.path_length, self.shortest_path_length, 1e-9)
+
+    def bare_physics_step(self) -> None:
+        """The PyBullet work of one :meth:`step` with no task code (for benchmarks).
+
+        Same velocity writes and pose reads per drive tick, same physics substeps, same
+        state reads and contact queries, and the last lidar ray batch again.
+        """
+        bc = self.client.bullet
+        ids = self.robots.ids
+        get_pose, set_vel, get_vel, contacts = (
+            bc.getBasePositionAndOrientation, bc.resetBaseVelocity, bc.getBaseVelocity, bc.getContactPoints,
+        )
+        step = bc.stepSimulation
+        applied = self.robots.applied
+        velocities = [
+            ((v * math.cos(yaw), v * math.sin(yaw), 0.0), (0.0, 0.0, w))
+            for (v, w), yaw in zip(applied.tolist(), self.poses[:, 2].tolist())
+        ]
+        for _ in range(self._ticks):
+            for body, (lin, ang) in zip(ids, velocities):
+                get_pose(body)
+                set_vel(body, lin, ang)
+            for _ in range(self._substeps_per_tick):
+                step()
+        for body in ids:
+            get_pose(body)
+            get_vel(body)
+        contacts(bodyA=ids[0])
+        bc.rayTestBatch(*self.lidar.last_rays)
+
+    def close(self) -> None:
+        """Disconnect the physics client. Idempotent."""
+        self.client.close()
