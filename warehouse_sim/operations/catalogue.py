@@ -1,0 +1,270 @@
+"""Catalogue and scenario: the plain data an operations model is built from.
+
+A :class:`Scenario` is a catalogue of :class:`Sku` plus the business rules (fixed order
+cost, lost sales or backorders, shared storage, horizon). Both are frozen dataclasses
+validated in ``__post_init__``; every error is a ``ValueError`` naming the field.
+Scenario files are YAML under ``assets/scenarios/`` (see ``reference-single-sku.yaml``),
+loaded with :func:`load_scenario`.
+
+Units: money in currency units, quantities in whole units, time in periods (one period
+is ``period_hours`` simulated hours), sizes in metres, weights in kilograms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from warehouse_sim.assets import asset_path
+
+Mode = Literal["lost_sales", "backorder"]
+MODES: tuple[str, ...] = ("lost_sales", "backorder")
+
+
+def _real(where: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a finite float >= ``low`` (> when ``strict``), else raise naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    if low is not None and (value <= low if strict else value < low):
+        raise ValueError(f"{where} must be {'>' if strict else '>='} {low}, got {value!r}")
+    return float(value)
+
+
+def _int(where: str, value: Any, *, low: int | None = None) -> int:
+    """Return ``value`` as an int >= ``low``, else raise naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{where} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+def _increasing(where: str, values: tuple[float, ...]) -> None:
+    if not values:
+        raise ValueError(f"{where} must not be empty")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"{where} must be strictly increasing, got {list(values)}")
+
+
+@dataclass(frozen=True)
+class Sku:
+    """One stock-keeping unit of the catalogue.
+
+    Attributes:
+        id: Unique identifier used in scenario files and decisions.
+        name: Human-readable name.
+        unit_cost: Purchase cost per unit, paid when ordered (>= 0).
+        base_price: Reference price at which the demand rate is ``base_rate`` (> 0).
+        elasticity: Constant price elasticity ``e`` (>= 0): rate = base_rate * (price / base_price)^-e.
+        base_rate: Mean demand in units per period at ``base_price`` (>= 0).
+        prices: Allowed selling prices, strictly increasing (> 0).
+        order_quantities: Allowed replenishment order sizes in units, strictly increasing (>= 0).
+        lead_time: Periods between ordering and receipt (>= 1): ordered in period t,
+            received at the start of period t + lead_time, before that period's demand.
+        holding_cost: Cost per unit on hand at the end of a period (>= 0).
+        penalty: Cost per unit of lost sales (lost-sales mode) or per unit backlogged at
+            the end of a period (backorder mode) (>= 0).
+        capacity: On-hand capacity in units for this SKU (its storage slot), or ``None``
+            for no per-SKU limit. Arrivals beyond it are written off.
+        initial_on_hand: Units on hand at reset (<= capacity).
+        size: Item box dimensions (x, y, z) in metres, each > 0.
+        weight: Item weight in kilograms (> 0).
+        slot: Abstract storage slot id; the warehouse layout maps it to a rack slot.
+    """
+
+    id: str
+    name: str
+    unit_cost: float
+    base_price: float
+    elasticity: float
+    base_rate: float
+    prices: tuple[float, ...]
+    order_quantities: tuple[int, ...]
+    lead_time: int
+    holding_cost: float
+    penalty: float
+    capacity: int | None
+    initial_on_hand: int
+    size: tuple[float, float, float]
+    weight: float
+    slot: str
+
+    def __post_init__(self) -> None:
+        for name in ("id", "name", "slot"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"sku.{name} must be a non-empty string, got {value!r}")
+        where = f"sku {self.id!r}"
+        _real(f"{where}: unit_cost", self.unit_cost, low=0.0)
+        _real(f"{where}: base_price", self.base_price, low=0.0, strict=True)
+        _real(f"{where}: elasticity", self.elasticity, low=0.0)
+        _real(f"{where}: base_rate", self.base_rate, low=0.0)
+        _real(f"{where}: holding_cost", self.holding_cost, low=0.0)
+        _real(f"{where}: penalty", self.penalty, low=0.0)
+        _real(f"{where}: weight", self.weight, low=0.0, strict=True)
+        _int(f"{where}: lead_time", self.lead_time, low=1)
+        prices = tuple(_real(f"{where}: prices", p, low=0.0, strict=True) for p in _seq(f"{where}: prices", self.prices))
+        _increasing(f"{where}: prices", prices)
+        quantities = tuple(_int(f"{where}: order_quantities", q, low=0) for q in _seq(f"{where}: order_quantities", self.order_quantities))
+        _increasing(f"{where}: order_quantities", quantities)
+        size = tuple(_real(f"{where}: size", s, low=0.0, strict=True) for s in _seq(f"{where}: size", self.size))
+        if len(size) != 3:
+            raise ValueError(f"{where}: size must be (x, y, z) in metres, got {list(size)}")
+        if self.capacity is not None:
+            _int(f"{where}: capacity", self.capacity, low=1)
+        _int(f"{where}: initial_on_hand", self.initial_on_hand, low=0)
+        if self.capacity is not None and self.initial_on_hand > self.capacity:
+            raise ValueError(f"{where}: initial_on_hand {self.initial_on_hand} exceeds capacity {self.capacity}")
+        object.__setattr__(self, "prices", prices)
+        object.__setattr__(self, "order_quantities", quantities)
+        object.__setattr__(self, "size", size)
+
+    def demand_rate(self, price: float) -> float:
+        """Mean demand in units per period at ``price`` (before seasonality)."""
+        return self.base_rate * (price / self.base_price) ** (-self.elasticity)
+
+
+def _seq(where: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{where} must be a list, got {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A catalogue plus the business rules of one operations instance.
+
+    Attributes:
+        name: Scenario name.
+        skus: The catalogue (at least one SKU, unique ids).
+        fixed_order_cost: Cost per replenishment order placed (per SKU with a non-zero
+            quantity in a period) (>= 0).
+        mode: ``"lost_sales"`` (unmet demand is lost, ``penalty`` per unit) or
+            ``"backorder"`` (unmet demand waits, ``penalty`` per unit per period).
+        shared_capacity: Total on-hand units over all SKUs, or ``None``. Arrivals that do
+            not fit are written off, SKUs served in catalogue order.
+        horizon: Periods per episode (the env truncates there).
+        period_hours: Simulated hours per period (for finer clocks, e.g. Fulfilment).
+        seasonality: Demand multipliers cycled by period index (e.g. 7 weekdays), each > 0.
+        mean_lines_per_order: Mean number of lines per customer order (>= 1); only the
+            grouping of units into orders depends on it, not the per-SKU demand.
+        due_hours: Hours from placement an order may wait before it is due (> 0).
+        reward_scale: Money per unit of reward for learning (> 0): reward = profit / reward_scale.
+    """
+
+    name: str
+    skus: tuple[Sku, ...]
+    fixed_order_cost: float = 0.0
+    mode: Mode = "lost_sales"
+    shared_capacity: int | None = None
+    horizon: int = 200
+    period_hours: float = 24.0
+    seasonality: tuple[float, ...] = (1.0,)
+    mean_lines_per_order: float = 1.0
+    due_hours: float = 24.0
+    reward_scale: float = 100.0
+    index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"scenario name must be a non-empty string, got {self.name!r}")
+        skus = _seq("skus", self.skus)
+        if not skus:
+            raise ValueError("skus: the catalogue must not be empty")
+        if not all(isinstance(s, Sku) for s in skus):
+            raise ValueError("skus must be Sku instances")
+        ids = [s.id for s in skus]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"skus: duplicate ids {duplicates}")
+        _real("fixed_order_cost", self.fixed_order_cost, low=0.0)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.shared_capacity is not None:
+            _int("shared_capacity", self.shared_capacity, low=1)
+            if sum(s.initial_on_hand for s in skus) > self.shared_capacity:
+                raise ValueError("shared_capacity is smaller than the total initial_on_hand")
+        _int("horizon", self.horizon, low=1)
+        _real("period_hours", self.period_hours, low=0.0, strict=True)
+        season = tuple(_real("seasonality", m, low=0.0, strict=True) for m in _seq("seasonality", self.seasonality))
+        if not season:
+            raise ValueError("seasonality must not be empty")
+        _real("mean_lines_per_order", self.mean_lines_per_order, low=1.0)
+        _real("due_hours", self.due_hours, low=0.0, strict=True)
+        _real("reward_scale", self.reward_scale, low=0.0, strict=True)
+        object.__setattr__(self, "skus", skus)
+        object.__setattr__(self, "seasonality", season)
+        object.__setattr__(self, "index", {s.id: i for i, s in enumerate(skus)})
+
+    @property
+    def n_skus(self) -> int:
+        """Number of SKUs in the catalogue."""
+        return len(self.skus)
+
+    def sku_index(self, sku_id: str) -> int:
+        """Return the catalogue index of ``sku_id``.
+
+        Raises:
+            ValueError: for an unknown SKU id.
+        """
+        try:
+            return self.index[sku_id]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown SKU {sku_id!r} in scenario {self.name!r}") from None
+
+
+def _build(cls: type, data: Any, where: str, nested: Mapping[str, Any] | None = None) -> Any:
+    """Construct dataclass ``cls`` from a mapping, naming unknown or missing keys."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown}")
+    missing = sorted(
+        n for n, f in fields.items()
+        if n not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {missing}")
+    return cls(**{**data, **(nested or {})})
+
+
+def scenario_from_dict(data: Any) -> Scenario:
+    """Build and validate a :class:`Scenario` from parsed YAML (a mapping).
+
+    Raises:
+        ValueError: naming the first bad field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"scenario must be a mapping, got {type(data).__name__}")
+    raw_skus = data.get("skus")
+    if not isinstance(raw_skus, list) or not raw_skus:
+        raise ValueError("skus: the catalogue must be a non-empty list")
+    skus = tuple(_build(Sku, s, f"skus[{i}]") for i, s in enumerate(raw_skus))
+    return _build(Scenario, data, "scenario", {"skus": skus})
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by name (``assets/scenarios/<name>.yaml``) or from a YAML file path.
+
+    Raises:
+        FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
+        ValueError: for malformed YAML or an invalid field (named in the message).
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+            raise FileNotFoundError(f"scenario file not found: {name_or_path}")
+        path = asset_path(f"scenarios/{name_or_path}.yaml")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"scenario {path.name}: malformed YAML: {exc}") from None
+    return scenario_from_dict(data)

@@ -1,0 +1,86 @@
+"""The ledger: units and money per period and cumulative.
+
+Flows are recorded while a period is open and added to the cumulative totals when it
+closes, so ``cumulative`` always holds complete periods and :meth:`Ledger.totals` adds
+the open one. Profit is derived here and nowhere else:
+``profit = revenue - purchase_cost - order_cost - holding_cost - penalty``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Per-SKU unit flows, rows of :attr:`Ledger.units` (shape ``(len(UNIT_FLOWS), n_skus)``).
+UNIT_FLOWS: tuple[str, ...] = ("demand", "sales", "lost", "ordered", "received", "written_off")
+#: Money flows, entries of :attr:`Ledger.money` (currency units).
+MONEY_FLOWS: tuple[str, ...] = ("revenue", "purchase_cost", "order_cost", "holding_cost", "penalty")
+
+DEMAND, SALES, LOST, ORDERED, RECEIVED, WRITTEN_OFF = range(len(UNIT_FLOWS))
+REVENUE, PURCHASE_COST, ORDER_COST, HOLDING_COST, PENALTY = range(len(MONEY_FLOWS))
+_SIGN = np.array([1.0, -1.0, -1.0, -1.0, -1.0])
+
+
+class Ledger:
+    """Units (int64, per SKU) and money (float64) for the open period and cumulatively.
+
+    Attributes:
+        units: Open period's unit flows, shape ``(6, n_skus)``, rows as :data:`UNIT_FLOWS`.
+        money: Open period's money flows, shape ``(5,)``, entries as :data:`MONEY_FLOWS`.
+        cum_units: Unit flows of all closed periods since reset.
+        cum_money: Money flows of all closed periods since reset.
+        last_units: Unit flows of the last closed period.
+        last_money: Money flows of the last closed period.
+    """
+
+    def __init__(self, n_skus: int) -> None:
+        shape = (len(UNIT_FLOWS), n_skus)
+        self.units = np.zeros(shape, dtype=np.int64)
+        self.money = np.zeros(len(MONEY_FLOWS))
+        self.cum_units = np.zeros(shape, dtype=np.int64)
+        self.cum_money = np.zeros(len(MONEY_FLOWS))
+        self.last_units = np.zeros(shape, dtype=np.int64)
+        self.last_money = np.zeros(len(MONEY_FLOWS))
+
+    def reset(self) -> None:
+        """Zero every flow."""
+        for array in (self.units, self.money, self.cum_units, self.cum_money, self.last_units, self.last_money):
+            array.fill(0)
+
+    def close_period(self) -> float:
+        """Add the open period to the totals, keep it as ``last_*``, open a new one.
+
+        Returns:
+            The closed period's profit (currency units).
+        """
+        self.cum_units += self.units
+        self.cum_money += self.money
+        self.last_units[...] = self.units
+        self.last_money[...] = self.money
+        self.units.fill(0)
+        self.money.fill(0)
+        return float(self.last_money @ _SIGN)
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cumulative unit and money flows including the open period."""
+        return self.cum_units + self.units, self.cum_money + self.money
+
+    @staticmethod
+    def profit(money: np.ndarray) -> float:
+        """Profit of a money-flow vector: revenue minus every cost."""
+        return float(money @ _SIGN)
+
+    @staticmethod
+    def as_dict(units: np.ndarray, money: np.ndarray) -> dict[str, Any]:
+        """Flows as a dict of per-SKU arrays (copies) and scalars, plus profit and fill rate.
+
+        ``fill_rate`` is total sales / total demand, 1.0 when there was no demand.
+        """
+        out: dict[str, Any] = {name: units[i].copy() for i, name in enumerate(UNIT_FLOWS)}
+        for i, name in enumerate(MONEY_FLOWS):
+            out[name] = float(money[i])
+        out["profit"] = float(money @ _SIGN)
+        demand = int(units[DEMAND].sum())
+        out["fill_rate"] = float(units[SALES].sum()) / demand if demand else 1.0
+        return out

@@ -1,0 +1,164 @@
+"""Inventory-v0's task: action decoding, observation, reward and info over an operations model.
+
+The env (:mod:`warehouse_sim.envs.inventory`) owns spaces and seeding; this module turns
+an action into per-SKU level indices, steps the
+:class:`~warehouse_sim.operations.model.OperationsModel` by one period, and reads the
+observation, reward and KPIs back from it. The reward is derived from the ledger:
+``reward = period profit / reward_scale``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from warehouse_sim.operations.catalogue import Scenario
+from warehouse_sim.operations.ledger import Ledger
+from warehouse_sim.operations.model import OperationsModel
+
+ActionMode = Literal["box", "discrete", "multidiscrete"]
+
+
+class InventoryTask:
+    """Restocking and pricing, one period per step.
+
+    Observation, per SKU ``i`` a block of ``2 + max_lead`` floats (``+ 1`` in backorder
+    mode), blocks in catalogue order:
+
+    ====================  ===============================================================
+    offset in block       value
+    ====================  ===============================================================
+    0                     on hand / stock_scale_i (end of period)
+    1 .. max_lead         pipeline: units arriving in 1, 2, ... periods / max order level
+    1 + max_lead          price in force / highest price level
+    2 + max_lead          backlog / stock_scale_i (backorder scenarios only)
+    ====================  ===============================================================
+
+    ``stock_scale_i`` is the SKU's capacity, else the shared capacity, else ten times its
+    largest order level. Slots beyond a SKU's lead time are always 0.
+
+    Actions (``mode``):
+
+    - ``"box"``: floats in [-1, 1], two per SKU (order level, price level); the interval
+      is cut into equal bins, one per level; values beyond the bounds are clipped.
+    - ``"discrete"`` (single SKU only): ``order_level * n_prices + price_level``.
+    - ``"multidiscrete"``: integers ``[order_level_0, price_level_0, order_level_1, ...]``.
+
+    Args:
+        scenario: The scenario.
+        mode: Action encoding, as above.
+        reward_scale: Money per unit of reward (> 0); ``None`` uses the scenario's.
+    """
+
+    def __init__(self, scenario: Scenario, *, mode: ActionMode, reward_scale: float | None = None) -> None:
+        if mode not in ("box", "discrete", "multidiscrete"):
+            raise ValueError(f"mode must be 'box', 'discrete' or 'multidiscrete', got {mode!r}")
+        if mode == "discrete" and scenario.n_skus != 1:
+            raise ValueError("a single Discrete action needs a single-SKU scenario; use MultiDiscrete")
+        scale = scenario.reward_scale if reward_scale is None else reward_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
+        self.scenario = scenario
+        self.mode = mode
+        self.reward_scale = float(scale)
+        self.model = OperationsModel(scenario)
+        m = self.model
+        n = m.n_skus
+        self.max_lead = int(m.lead_time.max())
+        self.backorder = scenario.mode == "backorder"
+        block = 2 + self.max_lead + int(self.backorder)
+        self.observation_size = n * block
+        #: Action sizes: ``(n_quantity_levels_0, n_price_levels_0, ...)``.
+        self.nvec = np.stack([m.n_quantity_levels, m.n_price_levels], axis=1).reshape(-1)
+        n_levels = self.nvec.astype(np.float64)
+        self._levels = n_levels
+        capacity = np.array([s.capacity or 0 for s in scenario.skus], dtype=np.float64)
+        fallback = scenario.shared_capacity or 0
+        max_qty = m.quantity_levels.max(axis=1).astype(np.float64)
+        stock_scale = np.where(capacity > 0, capacity, fallback if fallback else 10.0 * np.maximum(max_qty, 1.0))
+        self._stock_scale = stock_scale
+        self._pipe_scale = np.maximum(max_qty, 1.0)[:, None]
+        self._price_scale = m.price_levels.max(axis=1)
+        self._block = block
+        high = np.full((n, block), 1.0)
+        high[:, 0] = np.where((capacity > 0) | (fallback > 0), 1.0, np.inf)
+        if self.backorder:
+            high[:, -1] = np.inf
+        #: Upper bounds of the observation (lower bounds are 0).
+        self.observation_high = high.reshape(-1).astype(np.float32)
+        self._obs = np.zeros((n, block))
+
+    # ------------------------------------------------------------------ actions
+    def decode(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Turn an action into (order level, price level) per SKU.
+
+        Raises:
+            ValueError: for NaN/inf, a wrong shape, or an out-of-range discrete action.
+        """
+        n = self.model.n_skus
+        if self.mode == "discrete":
+            a = np.asarray(action).reshape(-1)
+            whole = a.dtype.kind in "iu" or (a.dtype.kind == "f" and a.size == 1 and np.isfinite(a[0]) and a[0] == int(a[0]))
+            if a.size != 1 or not whole:
+                raise ValueError(f"action must be one integer, got {action!r}")
+            k = int(a[0])
+            n_prices = int(self.nvec[1])
+            if not 0 <= k < int(self.nvec[0]) * n_prices:
+                raise ValueError(f"action {k} out of range [0, {int(self.nvec[0]) * n_prices})")
+            return np.array([k // n_prices]), np.array([k % n_prices])
+        a = np.asarray(action)
+        if a.shape != (2 * n,):
+            raise ValueError(f"action must have shape ({2 * n},), got {a.shape}")
+        if self.mode == "box":
+            if a.dtype.kind not in "fiu" or not np.isfinite(a).all():
+                raise ValueError(f"action must be finite numbers, got {a!r}")
+            bins = np.floor((np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * self._levels)
+            levels = np.minimum(bins, self._levels - 1).astype(np.int64)
+        else:
+            if a.dtype.kind not in "iu":
+                raise ValueError(f"action must be integers, got {a!r}")
+            if (a < 0).any() or (a >= self.nvec).any():
+                raise ValueError(f"action {a} out of range (levels {self.nvec})")
+            levels = a.astype(np.int64)
+        return levels[0::2], levels[1::2]
+
+    def encode(self, order_idx: np.ndarray, price_idx: np.ndarray) -> Any:
+        """Inverse of :meth:`decode`: the action that selects these levels (bin centres for Box)."""
+        levels = np.stack([order_idx, price_idx], axis=1).reshape(-1)
+        if self.mode == "discrete":
+            return int(levels[0] * self.nvec[1] + levels[1])
+        if self.mode == "multidiscrete":
+            return levels.astype(np.int64)
+        return ((levels + 0.5) / self._levels * 2.0 - 1.0).astype(np.float32)
+
+    # ------------------------------------------------------------------ episode
+    def reset(self) -> None:
+        """Reset the model to the scenario's initial state."""
+        self.model.reset()
+
+    def step(self, action: Any, rng: np.random.Generator) -> float:
+        """Apply ``action`` for one period; return the reward (profit / reward_scale)."""
+        order_idx, price_idx = self.decode(action)
+        return self.model.step_period(order_idx, price_idx, rng) / self.reward_scale
+
+    def observation(self) -> np.ndarray:
+        """The observation (a fresh float32 array, layout in the class docstring)."""
+        m, obs = self.model, self._obs
+        obs[:, 0] = m.on_hand / self._stock_scale
+        obs[:, 1 : 1 + self.max_lead] = m.pipeline / self._pipe_scale
+        obs[:, 1 + self.max_lead] = m.price / self._price_scale
+        if self.backorder:
+            obs[:, -1] = m.backlog / self._stock_scale
+        return obs.reshape(-1).astype(np.float32)
+
+    def info(self) -> dict[str, Any]:
+        """KPIs: ``{"period": {...}, "cumulative": {...}}``, see the env docstring."""
+        m, ledger = self.model, self.model.ledger
+        on_hand, on_order, price = m.on_hand.copy(), m.pipeline.sum(axis=1), m.price.copy()
+        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
+        period["on_hand"], period["on_order"], period["price"] = on_hand, on_order, price
+        cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
+        cumulative["on_hand"], cumulative["on_order"], cumulative["price"] = on_hand.copy(), on_order.copy(), price.copy()
+        return {"period": period, "cumulative": cumulative}
