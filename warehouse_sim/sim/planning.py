@@ -125,16 +125,15 @@ class GoalField:
         occupancy = layout.occupancy
         self.cells_dist = distance_field(occupancy, goal) * layout.cell_size
         n_rows, n_cols = occupancy.shape
-        nxt = np.full((n_rows, n_cols, 2), -1, dtype=np.int64)
+        nxt = np.full((n_rows, n_cols, 2), -1, dtype=np.int16)
         for r, c in layout.free_cells:
             best, best_d = (int(r), int(c)), self.cells_dist[r, c]
             for cell, _ in _neighbours(occupancy, (int(r), int(c))):
                 if self.cells_dist[cell] < best_d:
                     best, best_d = cell, self.cells_dist[cell]
             nxt[r, c] = best
-        self._next = nxt
-        centres = (np.indices((n_rows, n_cols)).transpose(1, 2, 0) + 0.5) * layout.cell_size
-        self._centres_xy = centres[..., ::-1].copy()  # (row, col) -> (x, y)
+        self._next = nxt.tolist()
+        self._dist_rows = self.cells_dist.tolist()  # nested lists: fast scalar access per step
 
     def nearest_node(self, x: float, y: float) -> tuple[Cell, float]:
         """The free cell near ``(x, y)`` that minimises straight distance + field value.
@@ -145,13 +144,20 @@ class GoalField:
             ``(cell, geodesic distance in metres)``; distance ``inf`` if none is reachable.
         """
         r, c = self.layout.world_to_cell(x, y)
-        r0, c0 = max(r - 1, 0), max(c - 1, 0)
-        field = self.cells_dist[r0 : r + 2, c0 : c + 2]
-        centres = self._centres_xy[r0 : r + 2, c0 : c + 2]
-        total = np.hypot(centres[..., 0] - x, centres[..., 1] - y) + field
-        k = int(np.argmin(total))
-        dr, dc = divmod(k, field.shape[1])
-        return (r0 + dr, c0 + dc), float(total.flat[k])
+        n_rows, n_cols = self.cells_dist.shape
+        to_world = self.layout.cell_to_world
+        rows = self._dist_rows
+        best, best_total = (r, c), math.inf
+        for rr in range(max(r - 1, 0), min(r + 2, n_rows)):
+            row = rows[rr]
+            for cc in range(max(c - 1, 0), min(c + 2, n_cols)):
+                d = row[cc]
+                if d < best_total:
+                    cx, cy = to_world(rr, cc)
+                    total = d + math.hypot(cx - x, cy - y)
+                    if total < best_total:
+                        best, best_total = (rr, cc), total
+        return best, best_total
 
     def distance(self, x: float, y: float) -> float:
         """Geodesic distance in metres from world point ``(x, y)`` to the goal cell centre."""
@@ -164,10 +170,14 @@ class GoalField:
         dropped by ``lookahead`` (or the goal is reached) and returns that cell's centre.
         """
         (r, c), d = self.nearest_node(x, y)
-        target = d - lookahead
-        nxt = self._next
-        while self.cells_dist[r, c] > target and (r, c) != self.goal:
-            r, c = int(nxt[r, c, 0]), int(nxt[r, c, 1])
+        return self.follow(r, c, d - lookahead)
+
+    def follow(self, row: int, col: int, target: float) -> tuple[float, float]:
+        """Centre ``(x, y)`` of the first cell downhill from ``(row, col)`` whose field value is <= ``target`` metres (or the goal)."""
+        r, c = row, col
+        nxt, dist = self._next, self._dist_rows
+        while dist[r][c] > target and (r, c) != self.goal:
+            r, c = nxt[r][c]
         return self.layout.cell_to_world(r, c)
 
 

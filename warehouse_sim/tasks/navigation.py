@@ -179,6 +179,7 @@ class NavigationTask:
         self.velocities = np.zeros((n, 2))
         self.ranges = np.full((n, config.n_rays), config.lidar_range)
         self.geodesic = 0.0
+        self._node = (0, 0)
         self.shortest_path_length = 0.0
         self.path_length = 0.0
         self.collisions = 0
@@ -241,7 +242,7 @@ class NavigationTask:
             for i in range(placed + 1, self.robots.n):
                 self.robots.park(i)
         self._read_state()
-        self.geodesic = self.goal_field.distance(sx, sy)
+        self._node, self.geodesic = self.goal_field.nearest_node(sx, sy)
         self.shortest_path_length = self.geodesic
         self.path_length = 0.0
         self.collisions = 0
@@ -298,7 +299,8 @@ class NavigationTask:
         touching = self.robots.touching_one(0, self._ignore_contacts)
         x, y = float(poses[0, 0]), float(poses[0, 1])
         self.path_length += math.hypot(x - x0, y - y0)
-        geodesic = self.goal_field.distance(x, y)  # type: ignore[union-attr]
+        assert self.goal_field is not None
+        self._node, geodesic = self.goal_field.nearest_node(x, y)
         reward = cfg.progress_weight * (self.geodesic - geodesic) - cfg.time_penalty
         self.geodesic = geodesic
         contact = bool(touching)
@@ -346,7 +348,7 @@ class NavigationTask:
     def route_waypoint(self) -> tuple[float, float]:
         """World ``(x, y)`` of the route hint: ~``route_lookahead`` m ahead on the shortest path."""
         assert self.goal_field is not None
-        return self.goal_field.waypoint(float(self.poses[0, 0]), float(self.poses[0, 1]), self.config.route_lookahead)
+        return self.goal_field.follow(self._node[0], self._node[1], self.geodesic - self.config.route_lookahead)
 
     @property
     def spl(self) -> float:
