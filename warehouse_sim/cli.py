@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 
@@ -82,9 +84,140 @@ def _write_json_atomic(path: str, data: Any) -> None:
         raise
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+
+    from warehouse_sim.evaluation import format_report
+    from warehouse_sim.training import load_train_config, resume, train
+
+    command = shlex.join(["warehouse-sim", *sys.argv[1:]])
+    progress = sys.stdout.isatty() if args.progress is None else args.progress
+    if args.resume is not None:
+        given = [f"--{k.replace('_', '-')}" for k in _TRAIN_RUN_OPTIONS if getattr(args, k) is not None]
+        if given:
+            raise CliError(f"--resume continues a run with its own settings; drop {', '.join(given)}")
+        if not os.path.isdir(args.resume):
+            raise CliError(f"--resume: no run folder {args.resume}")
+        result = resume(args.resume, progress_bar=progress, verbose=args.verbose, command=command)
+    else:
+        env_id = args.env or DEFAULT_TRAIN_ENV
+        algo = args.algo or "ppo"
+        _check_env_id(env_id)
+        config = load_train_config(algo, env_id, path=args.hyperparams)
+        config = config.with_overrides(
+            n_timesteps=args.timesteps,
+            n_envs=args.n_envs,
+            vec_env=args.vec_env,
+            env_kwargs={**config.env_kwargs, **args.env_kwargs} if args.env_kwargs else None,
+            final_eval_episodes=args.eval_episodes,
+        )
+        out = args.out or os.path.join("runs", f"{algo}-{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}")
+        print(f"training {algo.upper()} on {env_id} for {config.n_timesteps:,} timesteps -> {out}", flush=True)
+        result = train(config, out_dir=out, seed=args.seed or 0, progress_bar=progress, verbose=args.verbose, command=command)
+    print(f"trained {result.timesteps:,} timesteps in {result.wall_time_s:.0f} s; run folder: {result.run_dir}")
+    print(format_report(result.eval_report))
+    return 0
+
+
+#: Options of ``train`` that define a new run (refused together with ``--resume``).
+_TRAIN_RUN_OPTIONS = ("env", "algo", "timesteps", "seed", "n_envs", "out", "hyperparams", "vec_env", "eval_episodes")
+DEFAULT_TRAIN_ENV = "warehouse_sim/Navigation-v0"
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id not in gym.registry:
+        known = ", ".join(ENV_IDS)
+        raise CliError(f"unknown environment {env_id!r} (known: {known})")
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from warehouse_sim.export import export_onnx
+
+    if not os.path.exists(args.source):
+        raise CliError(f"no such run folder or model: {args.source}")
+    if args.env is not None:
+        _check_env_id(args.env)
+    result = export_onnx(args.source, args.out, env_id=args.env, env_kwargs=args.env_kwargs)
+    meta = result.metadata
+    print(
+        f"exported {meta['algo']} policy for {meta['env_id']} -> {result.onnx_path} (+ {result.sidecar_path.name}); "
+        f"observation normalisation {'folded in' if meta['normalization'] else 'none'}"
+    )
+    return 0
+
+
+def _check_output(path: str | None, suffixes: tuple[str, ...], option: str) -> None:
+    if path is None:
+        return
+    if not path.lower().endswith(suffixes):
+        raise CliError(f"{option} must end with {' or '.join(suffixes)}, got {path}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CliError(f"{option}: folder {directory} does not exist")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from warehouse_sim.evaluation import evaluate, format_report, trace_episode
+
+    _check_env_id(args.env)
+    _check_output(args.out, (".json",), "--out")
+    _check_output(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    if args.episodes < 1:
+        raise CliError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.against is not None and not args.against.startswith("baseline:"):
+        raise CliError(f"--against takes baseline:NAME, got {args.against}")
+    report = evaluate(
+        args.env, args.policy, env_kwargs=args.env_kwargs, episodes=args.episodes, seed=args.seed, against=args.against
+    )
+    figure = None
+    if args.plot:
+        from warehouse_sim.plotting import plot_episode
+
+        episode, env = trace_episode(args.env, args.policy, env_kwargs=args.env_kwargs, seed=args.seed)
+        try:
+            figure = plot_episode(episode, env, title=f"{args.policy} on {args.env}, seed {args.seed}")
+        finally:
+            env.close()
+    print(format_report(report))
+    if args.out:
+        _write_json_atomic(args.out, report)
+    if figure is not None:
+        from warehouse_sim.plotting import save_figure_atomic
+
+        save_figure_atomic(figure, args.plot)
+    return 0
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from warehouse_sim.view import view
+
+    _check_env_id(args.env)
+    _check_output(args.record, (".mp4", ".gif"), "--record")
+    if args.episodes < 1:
+        raise CliError(f"--episodes must be at least 1, got {args.episodes}")
+    summary = view(
+        args.env,
+        policy=args.policy,
+        env_kwargs=args.env_kwargs,
+        record=args.record,
+        episodes=args.episodes,
+        seed=args.seed,
+        max_steps=args.max_steps,
+    )
+    print(summary)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``warehouse-sim``."""
-    parser = argparse.ArgumentParser(prog="warehouse-sim", description=warehouse_sim.__doc__.splitlines()[0])
+    parser = _Parser(prog="warehouse-sim", description=warehouse_sim.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {warehouse_sim.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -97,7 +230,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
+        "train",
+        help="train PPO/DQN headless into a run folder",
+        description="Train headless with hyperparameters from training/hyperparams/<algo>.yml. "
+        "Without arguments: PPO on warehouse_sim/Navigation-v0 for a few minutes, then its evaluation.",
+    )
+    p.add_argument("--env", default=None, help=f"environment id (default {DEFAULT_TRAIN_ENV})")
+    p.add_argument(
+        "--env-kwargs", type=_json_object, default={}, metavar="JSON", help="constructor keyword arguments (merged over the hyperparameter file's)"
+    )
+    p.add_argument("--algo", choices=("ppo", "dqn", "qrdqn"), default=None, help="algorithm (default ppo)")
+    p.add_argument("--timesteps", type=_positive_int, default=None, help="total env steps (default: the hyperparameter file's)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the model and the training envs (default 0)")
+    p.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs (default: the hyperparameter file's)")
+    p.add_argument("--vec-env", choices=("auto", "subproc", "dummy"), default=None, help="SubprocVecEnv or DummyVecEnv (auto: subproc for several envs on more than 2 cores)")
+    p.add_argument("--out", default=None, metavar="DIR", help="new run folder (default runs/<algo>-<env>-<time>)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue a killed run from its last checkpoint")
+    p.add_argument("--hyperparams", default=None, metavar="FILE", help="hyperparameter YAML (default training/hyperparams/<algo>.yml)")
+    p.add_argument("--eval-episodes", type=_positive_int, default=None, help="episodes of the final evaluation")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a terminal)")
+    p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="SB3 log verbosity")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="export a trained policy to ONNX with a JSON sidecar")
+    p.add_argument("source", metavar="RUN_OR_MODEL", help="run folder or model.zip")
+    p.add_argument("--out", required=True, metavar="POLICY.onnx", help="the ONNX file (the sidecar POLICY.json goes next to it)")
+    p.add_argument("--env", default=None, help="env id to record (default: the run's)")
+    p.add_argument("--env-kwargs", type=_json_object, default=None, metavar="JSON", help="env kwargs to record (default: the run's)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("evaluate", help="evaluate a policy (ONNX, SB3 model or baseline) on seeded episodes")
+    _add_env_args(p, default=None)
+    p.add_argument("--policy", required=True, help="POLICY.onnx, MODEL.zip, a run folder, or baseline:NAME")
+    p.add_argument("--episodes", type=int, default=10, help="number of episodes (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
+    p.add_argument("--against", default=None, metavar="baseline:NAME", help="reference evaluated on the same seeds")
+    p.add_argument("--out", default=None, metavar="REPORT.json", help="write the report as JSON")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="plot the KPIs over the first episode")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("view", help="watch a policy in the PyBullet GUI (live plot for Inventory), or record a video")
+    _add_env_args(p, default=None)
+    p.add_argument("--policy", default=None, help="POLICY.onnx, MODEL.zip or baseline:NAME (default: the env's baseline)")
+    p.add_argument("--record", default=None, metavar="FILE.mp4|.gif", help="record headless to a video instead of showing")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to run (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=_positive_int, default=None, help="stop after this many steps in total")
+    p.set_defaults(func=_cmd_view)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("warehouse-sim: interrupted", file=sys.stderr)
         return 130
-    except (CliError, ValueError, TypeError, KeyError, FileNotFoundError, gym.error.Error) as exc:
+    except (CliError, ValueError, TypeError, KeyError, OSError, gym.error.Error) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"warehouse-sim {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

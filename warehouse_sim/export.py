@@ -1,0 +1,274 @@
+"""Export a trained SB3 policy to ONNX, with a JSON sidecar.
+
+The ONNX graph maps a batch of raw observations ``observation: float32[batch, *obs_shape]``
+to the deterministic action ``action``, exactly as ``model.predict(obs, deterministic=True)``
+after ``VecNormalize`` would:
+
+- observation normalisation ``clip((obs - mean) / sqrt(var + eps), -clip, clip)`` is
+  folded in, computed in float64 like ``VecNormalize`` and then cast to float32;
+- PPO with a Box action space: the Gaussian mean, clipped to the action bounds
+  (or un-squashed when the policy squashes with tanh): ``float32[batch, *action_shape]``;
+- PPO with a Discrete / MultiDiscrete action space: the argmax of the logits
+  (per dimension): ``int64[batch]`` / ``int64[batch, n_dims]``;
+- DQN: the argmax of the Q-values; QR-DQN: of the mean over quantiles: ``int64[batch]``.
+
+The sidecar ``POLICY.json`` records the env id and kwargs, both spaces, the
+normalisation statistics, the library versions and the sha256 of the source model
+(see :mod:`warehouse_sim.policies.onnx_policy`, which reads it without torch).
+
+torch and Stable-Baselines3 are imported inside :func:`export_onnx` only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+import warehouse_sim
+from warehouse_sim.policies.onnx_policy import (
+    SIDECAR_FORMAT,
+    SIDECAR_VERSION,
+    PolicyLoadError,
+    sidecar_path,
+    space_to_dict,
+)
+from warehouse_sim.policies.sb3_policy import detect_algo, load_sb3_model, resolve_model_path
+
+#: ONNX opset of the exported graphs (the TorchScript exporter; torch 2.13's default
+#: dynamo exporter needs onnxscript and fails on SB3's distributions).
+OPSET = 17
+INPUT_NAME = "observation"
+OUTPUT_NAME = "action"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Paths and metadata of an export.
+
+    Attributes:
+        onnx_path: The ``.onnx`` file.
+        sidecar_path: The ``.json`` sidecar next to it.
+        metadata: The sidecar's content.
+    """
+
+    onnx_path: Path
+    sidecar_path: Path
+    metadata: dict[str, Any]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _find_run_config(model_path: Path) -> dict[str, Any] | None:
+    """The ``config`` section of the run folder holding ``model_path`` (model or checkpoint)."""
+    for folder in (model_path.parent, *model_path.parents[1:3]):
+        file = folder / "config.yaml"
+        if file.is_file():
+            try:
+                data = yaml.safe_load(file.read_text())
+            except yaml.YAMLError:
+                return None
+            return data.get("config") if isinstance(data, dict) else None
+    return None
+
+
+def _normalisation(normalizer: Any | None) -> dict[str, Any] | None:
+    if normalizer is None or not normalizer.norm_obs:
+        return None
+    rms = normalizer.obs_rms
+    return {
+        "mean": np.asarray(rms.mean, dtype=np.float64).ravel().tolist(),
+        "var": np.asarray(rms.var, dtype=np.float64).ravel().tolist(),
+        "epsilon": float(normalizer.epsilon),
+        "clip_obs": float(normalizer.clip_obs),
+    }
+
+
+def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None) -> Any:
+    """A ``torch.nn.Module``: raw observation batch -> deterministic action batch."""
+    import torch
+
+    policy = model.policy
+    obs_space = model.observation_space
+    action_space = model.action_space
+
+    class DeterministicActor(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.policy = policy
+            self.normalise = normalisation is not None
+            if normalisation is not None:
+                shape = obs_space.shape
+                mean = np.asarray(normalisation["mean"], dtype=np.float64).reshape(shape)
+                std = np.sqrt(np.asarray(normalisation["var"], dtype=np.float64).reshape(shape) + normalisation["epsilon"])
+                self.register_buffer("obs_mean", torch.as_tensor(mean))
+                self.register_buffer("obs_std", torch.as_tensor(std))
+                self.clip_obs = float(normalisation["clip_obs"])
+            if isinstance(action_space, gym.spaces.Box):
+                self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32))
+                self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32))
+
+        def forward(self, observation: torch.Tensor) -> torch.Tensor:
+            obs = observation
+            if self.normalise:
+                obs = ((obs.double() - self.obs_mean) / self.obs_std).clamp(-self.clip_obs, self.clip_obs)
+            obs = obs.float()
+            if algo == "dqn":
+                return torch.argmax(self.policy.q_net(obs), dim=1)
+            if algo == "qrdqn":
+                return torch.argmax(self.policy.quantile_net(obs).mean(dim=1), dim=1)
+            features = self.policy.extract_features(obs, self.policy.pi_features_extractor)
+            latent = self.policy.mlp_extractor.forward_actor(features)
+            out = self.policy.action_net(latent)
+            if isinstance(action_space, gym.spaces.Box):
+                if self.policy.squash_output:
+                    return self.low + 0.5 * (torch.tanh(out) + 1.0) * (self.high - self.low)
+                return torch.maximum(torch.minimum(out, self.high), self.low)
+            if isinstance(action_space, gym.spaces.Discrete):
+                return torch.argmax(out, dim=1)
+            splits = torch.split(out, [int(n) for n in action_space.nvec.ravel()], dim=1)
+            return torch.stack([torch.argmax(s, dim=1) for s in splits], dim=1)
+
+    if algo == "ppo" and not isinstance(action_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        raise ValueError(f"cannot export PPO with action space {action_space}")
+    return DeterministicActor().eval()
+
+
+def sample_observations(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` observations drawn from ``space`` (normal where it is unbounded), float32."""
+    box = gym.spaces.Box(space.low, space.high, dtype=np.float32)
+    box.seed(seed)
+    return np.stack([box.sample() for _ in range(n)]).astype(np.float32)
+
+
+def export_onnx(
+    source: str | Path,
+    out: str | Path,
+    *,
+    env_id: str | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> ExportResult:
+    """Export the deterministic policy of a run folder or ``MODEL.zip`` to ``out`` (``.onnx``).
+
+    Args:
+        source: A run folder, its ``model.zip``, or a checkpoint's ``model.zip``. The
+            env id and kwargs come from the run's ``config.yaml`` when there is one.
+        out: The ``.onnx`` path; the sidecar is written next to it with suffix ``.json``.
+        env_id: The env id recorded in the sidecar (required without a run folder).
+        env_kwargs: The env kwargs recorded in the sidecar (default: the run's).
+
+    Raises:
+        FileNotFoundError: if the model does not exist.
+        PolicyLoadError: if it is corrupt.
+        ValueError: without an env id, for an output path not ending in ``.onnx``, or if
+            onnxruntime disagrees with torch on the exported graph.
+    """
+    import torch
+
+    out_path = Path(out)
+    if out_path.suffix != ".onnx":
+        raise ValueError(f"the output must be a .onnx file, got {out_path}")
+    model_path = resolve_model_path(source)
+    algo = detect_algo(model_path)
+    run_config = _find_run_config(model_path) or {}
+    env_id = env_id or run_config.get("env_id")
+    if env_id is None:
+        raise ValueError(f"{model_path} is not in a run folder: give the env id (--env)")
+    kwargs = dict(env_kwargs if env_kwargs is not None else run_config.get("env_kwargs", {}))
+    model, normalizer = load_sb3_model(model_path, algo=algo)
+    if not isinstance(model.observation_space, gym.spaces.Box):
+        raise ValueError(f"only Box observation spaces can be exported, got {model.observation_space}")
+    normalisation = _normalisation(normalizer)
+    actor = _actor_module(model, algo, normalisation)
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_onnx = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    dummy = torch.zeros((1, *model.observation_space.shape), dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            actor,
+            (dummy,),
+            str(tmp_onnx),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        )
+    try:
+        _verify(tmp_onnx, actor, model.observation_space, model.action_space)
+    except BaseException:
+        tmp_onnx.unlink(missing_ok=True)
+        raise
+
+    import onnx
+    import onnxruntime
+    import stable_baselines3
+
+    metadata = {
+        "format": SIDECAR_FORMAT,
+        "format_version": SIDECAR_VERSION,
+        "env_id": env_id,
+        "env_kwargs": kwargs,
+        "algo": algo,
+        "observation_space": space_to_dict(model.observation_space),
+        "action_space": space_to_dict(model.action_space),
+        "normalization": normalisation,
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "opset": OPSET,
+        "source": {"path": str(model_path), "sha256": sha256_file(model_path)},
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "warehouse_sim": warehouse_sim.__version__,
+            "stable_baselines3": str(stable_baselines3.__version__),
+            "torch": str(torch.__version__),
+            "onnx": str(onnx.__version__),
+            "onnxruntime": str(onnxruntime.__version__),
+        },
+    }
+    side = sidecar_path(out_path)
+    tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+    tmp_side.write_text(json.dumps(metadata, indent=2) + "\n")
+    os.replace(tmp_onnx, out_path)
+    os.replace(tmp_side, side)
+    return ExportResult(out_path, side, metadata)
+
+
+def _verify(path: Path, actor: Any, obs_space: gym.spaces.Box, action_space: gym.Space[Any]) -> None:
+    """Check that onnxruntime computes what the torch module computes on sample observations."""
+    import onnxruntime as ort
+    import torch
+
+    obs = sample_observations(obs_space, 64, seed=12345)
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        raise PolicyLoadError(f"onnxruntime rejects the exported graph: {exc}") from None
+    got = session.run(None, {INPUT_NAME: obs})[0]
+    with torch.no_grad():
+        want = actor(torch.as_tensor(obs)).numpy()
+    if isinstance(action_space, gym.spaces.Box):
+        ok = got.shape == want.shape and np.allclose(got, want, rtol=0.0, atol=1e-5)
+    else:
+        ok = np.array_equal(got, want)
+    if not ok:
+        raise ValueError("the exported ONNX graph disagrees with the torch policy (onnxruntime vs torch)")

@@ -1,0 +1,142 @@
+"""Stable-Baselines3 models behind the :class:`~warehouse_sim.policies.base.Policy` interface.
+
+Stable-Baselines3 and torch are imported only when a model is loaded. A model saved
+in a run folder (``model.zip``, or a checkpoint's ``model.zip``) finds its
+``VecNormalize`` statistics in ``vecnormalize.pkl`` next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from warehouse_sim.policies.base import Policy
+from warehouse_sim.policies.onnx_policy import PolicyLoadError
+
+#: File name of the ``VecNormalize`` statistics next to a model.
+VECNORMALIZE_FILE = "vecnormalize.pkl"
+
+#: Module of the SB3 policy class -> algorithm name.
+_POLICY_MODULES = {
+    "stable_baselines3.common.policies": "ppo",
+    "stable_baselines3.ppo.policies": "ppo",
+    "stable_baselines3.dqn.policies": "dqn",
+    "sb3_contrib.qrdqn.policies": "qrdqn",
+}
+
+
+def algo_class(algo: str) -> type[Any]:
+    """Return the SB3 class of ``"ppo"``, ``"dqn"`` or ``"qrdqn"`` (imports SB3)."""
+    if algo == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+
+        return DQN
+    if algo == "qrdqn":
+        from sb3_contrib import QRDQN
+
+        return QRDQN
+    raise ValueError(f"unknown algorithm {algo!r}")
+
+
+def detect_algo(model_path: str | Path) -> str:
+    """Read which algorithm saved ``model_path`` from the zip's ``data`` entry (no unpickling).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        PolicyLoadError: if it is not an SB3 model of a supported algorithm.
+    """
+    path = Path(model_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise PolicyLoadError(f"corrupt or truncated model file {path}: {exc}") from None
+    module = data.get("policy_class", {}).get("__module__") if isinstance(data, dict) else None
+    if module not in _POLICY_MODULES:
+        raise PolicyLoadError(f"{path}: unsupported policy class module {module!r} (PPO, DQN and QR-DQN are supported)")
+    return _POLICY_MODULES[module]
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """``RUN_DIR`` -> ``RUN_DIR/model.zip``; a file path is returned as is."""
+    path = Path(path)
+    return path / "model.zip" if path.is_dir() else path
+
+
+def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[Any, Any | None]:
+    """Load an SB3 model and the ``VecNormalize`` saved next to it (or ``None``).
+
+    Args:
+        model_path: ``model.zip`` or a run folder.
+        algo: The algorithm; detected from the file when ``None``.
+
+    Returns:
+        ``(model, vecnormalize)``; the latter has no venv attached and is only used for
+        its ``normalize_obs`` (training mode off).
+
+    Raises:
+        FileNotFoundError: if the model does not exist.
+        PolicyLoadError: if it (or its statistics file) is corrupt.
+    """
+    import pickle
+
+    path = resolve_model_path(model_path)
+    algo = algo or detect_algo(path)
+    try:
+        model = algo_class(algo).load(path, device="cpu")
+    except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise PolicyLoadError(f"cannot load {algo} model {path}: {exc}") from None
+    stats = path.parent / VECNORMALIZE_FILE
+    normalizer = None
+    if stats.is_file():
+        try:
+            with stats.open("rb") as f:
+                normalizer = pickle.load(f)  # noqa: S301 - SB3's own format for VecNormalize
+        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+            raise PolicyLoadError(f"corrupt normalisation statistics {stats}: {exc}") from None
+        normalizer.training = False
+    return model, normalizer
+
+
+class SB3Policy(Policy):
+    """A trained SB3 model acting deterministically (``predict(deterministic=True)``).
+
+    Args:
+        model: A PPO, DQN or QR-DQN model.
+        normalizer: The ``VecNormalize`` whose observation statistics the model was
+            trained with, or ``None``.
+    """
+
+    def __init__(self, model: Any, normalizer: Any | None = None) -> None:
+        self.model = model
+        self.normalizer = normalizer
+        self.observation_space = model.observation_space
+        self.action_space = model.action_space
+
+    @classmethod
+    def load(cls, path: str | Path) -> SB3Policy:
+        """Load ``MODEL.zip`` (or a run folder) with its normalisation statistics."""
+        return cls(*load_sb3_model(path))
+
+    def normalize(self, observations: np.ndarray) -> np.ndarray:
+        """Apply the training-time observation normalisation (identity without one)."""
+        if self.normalizer is None:
+            return observations
+        return self.normalizer.normalize_obs(observations)
+
+    def act(self, observation: Any) -> Any:
+        """Return the deterministic action for one observation."""
+        action, _ = self.model.predict(self.normalize(np.asarray(observation)), deterministic=True)
+        if np.ndim(action) == 0:
+            return int(action)
+        return action

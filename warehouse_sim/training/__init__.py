@@ -1,0 +1,19 @@
+"""Headless training with Stable-Baselines3: typed hyperparameters, run folders, resume.
+
+Importing this package imports neither torch nor Stable-Baselines3; :func:`train` and
+:func:`resume` do.
+"""
+
+from warehouse_sim.training.config import NormalizeConfig, TrainConfig, load_train_config
+from warehouse_sim.training.runner import RunFolderError, TrainResult, read_run_config, resume, train
+
+__all__ = [
+    "NormalizeConfig",
+    "RunFolderError",
+    "TrainConfig",
+    "TrainResult",
+    "load_train_config",
+    "read_run_config",
+    "resume",
+    "train",
+]

@@ -1,0 +1,290 @@
+"""Typed training configuration, loaded from rl-baselines3-zoo-shaped YAML files.
+
+``training/hyperparams/<algo>.yml`` holds one entry per environment id::
+
+    warehouse_sim/Navigation-v0:
+      n_timesteps: 300_000        # write 1_000_000, not 1e6 (YAML reads 1e6 as a string)
+      policy: MlpPolicy
+      n_envs: 8
+      normalize: true             # or {norm_obs: true, norm_reward: false, clip_obs: 10.0}
+      env_kwargs: {continuous: false}
+      policy_kwargs: {net_arch: [64, 64], activation_fn: tanh}
+      learning_rate: lin_3.0e-4   # a float, or "lin_<float>" for a linear decay to 0
+      n_steps: 256                # ... any constructor argument of the algorithm
+
+The file is read with ``yaml.safe_load`` and every key is checked against a fixed
+list, so nothing in it is ever evaluated as code (the zoo's ``policy_kwargs:
+"dict(...)"`` strings become plain YAML mappings here).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+Algo = Literal["ppo", "dqn", "qrdqn"]
+VecEnvKind = Literal["auto", "subproc", "dummy"]
+
+ALGOS: tuple[str, ...] = get_args(Algo)
+
+#: Constructor arguments each algorithm accepts from a hyperparameter file.
+_ALGO_KWARGS: dict[str, frozenset[str]] = {
+    "ppo": frozenset(
+        {
+            "learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range",
+            "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef", "max_grad_norm", "use_sde",
+            "sde_sample_freq", "target_kl",
+        }
+    ),
+    "dqn": frozenset(
+        {
+            "learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "train_freq",
+            "gradient_steps", "n_steps", "target_update_interval", "exploration_fraction",
+            "exploration_initial_eps", "exploration_final_eps", "max_grad_norm",
+        }
+    ),
+}  # fmt: skip
+_ALGO_KWARGS["qrdqn"] = _ALGO_KWARGS["dqn"] - {"n_steps"}
+
+#: Keys of ``policy_kwargs`` and the activation functions they may name.
+_POLICY_KWARGS = frozenset({"net_arch", "activation_fn", "ortho_init", "log_std_init", "n_quantiles"})
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "elu", "leaky_relu")
+
+#: Keys of an entry that are not algorithm constructor arguments.
+_RUN_KEYS = frozenset(
+    {
+        "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
+        "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """``VecNormalize`` settings (observation normalisation is folded into ONNX exports).
+
+    Attributes:
+        norm_obs: Normalise observations by running mean and variance.
+        norm_reward: Scale rewards by the running standard deviation of the return.
+        clip_obs: Clip normalised observations to ``[-clip_obs, clip_obs]``.
+        clip_reward: Clip scaled rewards to ``[-clip_reward, clip_reward]``.
+    """
+
+    norm_obs: bool = True
+    norm_reward: bool = False
+    clip_obs: float = 10.0
+    clip_reward: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.clip_obs > 0:
+            raise ValueError(f"normalize.clip_obs must be positive, got {self.clip_obs!r}")
+        if not self.clip_reward > 0:
+            raise ValueError(f"normalize.clip_reward must be positive, got {self.clip_reward!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run except its seed and output folder.
+
+    Attributes:
+        env_id: Gymnasium id, e.g. ``"warehouse_sim/Navigation-v0"``.
+        algo: ``"ppo"``, ``"dqn"``, or ``"qrdqn"`` (sb3-contrib's quantile-regression DQN).
+        n_timesteps: Total environment steps (summed over the parallel envs).
+        n_envs: Parallel environments.
+        vec_env: ``"subproc"`` (one process per env), ``"dummy"`` (all in this process),
+            or ``"auto"``: dummy for one env or on a machine with at most two cores,
+            subproc otherwise.
+        policy: SB3 policy name.
+        normalize: ``VecNormalize`` settings, or ``None`` for raw observations.
+        env_kwargs: Keyword arguments of ``gym.make``.
+        policy_kwargs: ``net_arch``, ``activation_fn`` (a name from :data:`ACTIVATIONS`),
+            ``ortho_init``, ``log_std_init``, ``n_quantiles``.
+        algo_kwargs: Constructor arguments of the algorithm (learning rate, batch size, ...).
+        eval_freq: Evaluate every this many timesteps (0: never during training).
+        n_eval_episodes: Episodes per periodic evaluation.
+        checkpoint_freq: Save a checkpoint every this many timesteps (0: never).
+        final_eval_episodes: Episodes of the evaluation written to ``eval.json``.
+        torch_threads: Threads torch may use (one is fastest on a shared CPU).
+    """
+
+    env_id: str
+    algo: Algo
+    n_timesteps: int
+    n_envs: int = 1
+    vec_env: VecEnvKind = "auto"
+    policy: str = "MlpPolicy"
+    normalize: NormalizeConfig | None = None
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    policy_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    algo_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    eval_freq: int = 10_000
+    n_eval_episodes: int = 10
+    checkpoint_freq: int = 10_000
+    final_eval_episodes: int = 20
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        for name in ("n_timesteps", "n_envs", "n_eval_episodes", "final_eval_episodes", "torch_threads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("eval_freq", "checkpoint_freq"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.vec_env not in get_args(VecEnvKind):
+            raise ValueError(f"vec_env must be one of {', '.join(get_args(VecEnvKind))}, got {self.vec_env!r}")
+        if not isinstance(self.env_kwargs, Mapping):
+            raise ValueError(f"env_kwargs must be a mapping, got {self.env_kwargs!r}")
+        unknown = sorted(set(self.algo_kwargs) - _ALGO_KWARGS[self.algo])
+        if unknown:
+            raise ValueError(f"unknown {self.algo} hyperparameter(s): {', '.join(unknown)}")
+        for key, value in self.algo_kwargs.items():
+            if isinstance(value, str) and not (key in ("learning_rate", "clip_range") and _is_schedule(value)):
+                raise ValueError(f"{key} must be a number (or 'lin_<float>' for a schedule), got {value!r}")
+        _check_policy_kwargs(self.policy_kwargs)
+
+    def with_overrides(self, **changes: Any) -> TrainConfig:
+        """Return a copy with ``changes`` applied (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def resolved_vec_env(self) -> Literal["subproc", "dummy"]:
+        """The vectorised-env kind ``"auto"`` resolves to on this machine."""
+        if self.vec_env != "auto":
+            return self.vec_env
+        return "subproc" if self.n_envs > 1 and (os.cpu_count() or 1) > 2 else "dummy"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (the ``config`` section of a run folder's ``config.yaml``)."""
+        data = asdict(self)
+        for key in ("env_kwargs", "policy_kwargs", "algo_kwargs"):
+            data[key] = _plain(getattr(self, key))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: for unknown or invalid fields.
+        """
+        data = dict(data)
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        normalize = data.get("normalize")
+        if normalize is not None:
+            data["normalize"] = NormalizeConfig(**normalize)
+        return cls(**data)
+
+
+def _is_schedule(value: str) -> bool:
+    if not value.startswith("lin_"):
+        return False
+    try:
+        float(value[4:])
+    except ValueError:
+        return False
+    return True
+
+
+def _check_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> None:
+    unknown = sorted(set(policy_kwargs) - _POLICY_KWARGS)
+    if unknown:
+        raise ValueError(f"unknown policy_kwargs key(s): {', '.join(unknown)}")
+    activation = policy_kwargs.get("activation_fn")
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ValueError(f"policy_kwargs.activation_fn must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    net_arch = policy_kwargs.get("net_arch")
+    if net_arch is not None:
+        layers = [*net_arch.get("pi", []), *net_arch.get("vf", [])] if isinstance(net_arch, Mapping) else net_arch
+        if not isinstance(layers, list) or not all(isinstance(n, int) and n > 0 for n in layers):
+            raise ValueError(f"policy_kwargs.net_arch must list positive layer sizes, got {net_arch!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def hyperparams_dir() -> Path:
+    """Return the folder holding ``ppo.yml``, ``dqn.yml``, ... .
+
+    In a source checkout it is the repository's ``training/hyperparams``; an installed
+    wheel ships it as ``warehouse_sim/hyperparams``.
+
+    Raises:
+        FileNotFoundError: if neither exists.
+    """
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "hyperparams", package.parent / "training" / "hyperparams"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"hyperparameter files not found (looked next to {package})")
+
+
+def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None) -> TrainConfig:
+    """Load the hyperparameters of ``algo`` for ``env_id`` into a :class:`TrainConfig`.
+
+    Args:
+        algo: ``"ppo"``, ``"dqn"`` or ``"qrdqn"``.
+        env_id: Key of the entry in the file.
+        path: The YAML file; default ``<hyperparams_dir()>/<algo>.yml``.
+
+    Raises:
+        ValueError: unknown algorithm, missing entry, malformed file or invalid values
+            (the message names the field).
+        FileNotFoundError: if the file does not exist.
+    """
+    if algo not in ALGOS:
+        raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {algo!r}")
+    file = Path(path) if path is not None else hyperparams_dir() / f"{algo}.yml"
+    try:
+        document = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{file} must map environment ids to hyperparameters")
+    if env_id not in document:
+        known = ", ".join(sorted(map(str, document))) or "none"
+        raise ValueError(f"no {algo} hyperparameters for {env_id!r} in {file} (entries: {known})")
+    entry = document[env_id]
+    if not isinstance(entry, dict):
+        raise ValueError(f"{file}: the entry {env_id!r} must be a mapping")
+    return config_from_entry(algo, env_id, entry)
+
+
+def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> TrainConfig:
+    """Build a :class:`TrainConfig` from one zoo-style entry (see the module docstring).
+
+    Raises:
+        ValueError: for invalid values, naming the field.
+    """
+    run = {k: v for k, v in entry.items() if k in _RUN_KEYS}
+    algo_kwargs = {k: v for k, v in entry.items() if k not in _RUN_KEYS}
+    normalize = run.pop("normalize", False)
+    if normalize is True:
+        normalize_config: NormalizeConfig | None = NormalizeConfig()
+    elif normalize is False or normalize is None:
+        normalize_config = None
+    elif isinstance(normalize, Mapping):
+        unknown = sorted(set(normalize) - set(NormalizeConfig.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown normalize key(s): {', '.join(unknown)}")
+        normalize_config = NormalizeConfig(**normalize)
+    else:
+        raise ValueError(f"normalize must be true, false or a mapping, got {normalize!r}")
+    for key in ("env_kwargs", "policy_kwargs"):
+        if not isinstance(run.get(key, {}), Mapping):
+            raise ValueError(f"{key} must be a mapping, got {run[key]!r}")
+    return TrainConfig(env_id=env_id, algo=algo, normalize=normalize_config, algo_kwargs=algo_kwargs, **run)  # type: ignore[arg-type]
