@@ -35,6 +35,36 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Navigation-v0",),
         "A* on the occupancy grid + path-following controller",
     ),
+    "optimal": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_optimal_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "exact optimum of a small single-SKU instance (relative value iteration)",
+    ),
+    "sS": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_ss_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "best (s, S) restocking at the best fixed price",
+    ),
+    "base-stock": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_base_stock_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "best order-up-to level at the best fixed price",
+    ),
+    "myopic-price": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_myopic_price_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "price e/(e-1) x unit cost (nearest level), best (s, S) at that price",
+    ),
+    "q-learning": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_q_learning_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "tabular Q-learning on the single-SKU MDP (trained when built, seed 0)",
+    ),
+    "sarsa": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_sarsa_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "tabular SARSA on the single-SKU MDP (trained when built, seed 0)",
+    ),
 }
 
 
