@@ -61,8 +61,18 @@ def plot_episode(episode: EpisodeResult, env: gym.Env[Any, Any], *, title: str =
 
 
 def _plot_inventory(trace: Sequence[dict[str, Any]]) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10.0, 2.0 * (len(INVENTORY_SERIES) + 1) + 0.6), layout="constrained")
+    draw_inventory(fig, trace)
+    return fig
+
+
+def draw_inventory(fig: Figure, trace: Sequence[dict[str, Any]]) -> None:
+    """Clear ``fig`` and draw the inventory panels of ``trace`` (also used live by ``view``)."""
+    fig.clear()
     periods = np.arange(1, len(trace) + 1)
-    fig, axes = _new_figure(len(INVENTORY_SERIES) + 1)
+    axes = fig.subplots(len(INVENTORY_SERIES) + 1, 1, sharex=True, squeeze=False)[:, 0]
     for ax, (key, label) in zip(axes, INVENTORY_SERIES):
         values = np.array([np.atleast_1d(r["info"]["period"][key]) for r in trace], dtype=np.float64)
         if values.shape[1] > 5:
@@ -83,7 +93,6 @@ def _plot_inventory(trace: Sequence[dict[str, Any]]) -> Figure:
     axes[-1].plot(periods, profit, color="black")
     axes[-1].set_ylabel("cumulative profit", fontsize=8)
     axes[-1].set_xlabel("period")
-    return fig
 
 
 def _plot_navigation(trace: Sequence[dict[str, Any]], env: gym.Env[Any, Any]) -> Figure:
