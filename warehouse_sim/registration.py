@@ -12,7 +12,7 @@ import gymnasium as gym
 _SPECS: dict[str, tuple[str, int | None]] = {
     "warehouse_sim/Navigation-v0": ("warehouse_sim.envs.navigation:NavigationEnv", 500),
     "warehouse_sim/Inventory-v0": ("warehouse_sim.envs.inventory:InventoryEnv", None),
-    "warehouse_sim/Picking-v0": ("warehouse_sim.envs.picking:PickingEnv", 200),
+    "warehouse_sim/Picking-v0": ("warehouse_sim.envs.picking:PickingEnv", 100),
     "warehouse_sim/Fulfilment-v0": ("warehouse_sim.envs.fulfilment:FulfilmentEnv", None),
 }
 

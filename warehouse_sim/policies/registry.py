@@ -35,6 +35,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Navigation-v0",),
         "A* on the occupancy grid + path-following controller",
     ),
+    "scripted": BaselineSpec(
+        "warehouse_sim.policies.picking:make_scripted_policy",
+        ("warehouse_sim/Picking-v0",),
+        "IK waypoints: over the item, descend with suction, lift, over the tote, release",
+    ),
     "optimal": BaselineSpec(
         "warehouse_sim.policies.inventory:make_optimal_policy",
         ("warehouse_sim/Inventory-v0",),

@@ -1,0 +1,413 @@
+"""The picking task: move an ordered item from the shelf bin into the tote.
+
+Composes the sim layer (:class:`~warehouse_sim.sim.arm.SuctionArm`,
+:class:`~warehouse_sim.sim.arm.SuctionGripper`,
+:class:`~warehouse_sim.sim.pick_station.PickStation`) with an item catalogue (from the
+operations scenario, or explicit :class:`~warehouse_sim.sim.pick_station.ItemSpec`).
+It turns commands into physics, reads the state once per control step and computes
+the observation, the shaped reward and the episode outcome. It knows nothing of
+Gymnasium; :class:`warehouse_sim.envs.picking.PickingEnv` wraps it.
+
+Timing: the physics runs at ``physics_hz`` (fixed time step ``1 / physics_hz``); one
+control step (one env step) is ``physics_hz / control_hz`` physics substeps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from warehouse_sim.operations.catalogue import load_scenario
+from warehouse_sim.sim.arm import ArmConfig, SuctionArm, SuctionGripper
+from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.pick_station import REST_SPEED, ItemSpec, PickStation, StationLayout
+
+#: Observation size of the flat observation (see :data:`OBSERVATION_INDEX`).
+OBSERVATION_SIZE = 22
+#: Name -> slice of the flat observation.
+OBSERVATION_INDEX: dict[str, slice] = {
+    "tcp_position": slice(0, 3),
+    "tcp_velocity": slice(3, 6),
+    "suction_on": slice(6, 7),
+    "holding": slice(7, 8),
+    "holding_target": slice(8, 9),
+    "item_relative_position": slice(9, 12),
+    "item_relative_quaternion": slice(12, 16),
+    "tote_relative_position": slice(16, 19),
+    "item_size": slice(19, 22),
+}
+
+#: The default scenario whose catalogue stocks the bin.
+DEFAULT_SCENARIO = "catalogue-20"
+
+@dataclass(frozen=True)
+class PickingRewardConfig:
+    """Weights of the shaped reward (see :meth:`PickingTask.potential`).
+
+    Attributes:
+        shaping: Multiplier of the potential difference (reward per metre of progress).
+        attach: Potential gained by holding the target (or having it over the tote).
+        lift: Potential per metre the target is below the clearance height while not
+            over the tote (so lifting it out of the bin is progress).
+        success: Bonus when the target rests in the tote.
+        drop: Penalty when the target is let go outside the tote's footprint.
+        disturb: Penalty per other item newly knocked out of the bin.
+        lost: Penalty when the target falls off the shelf outside the tote (episode ends).
+    """
+
+    shaping: float = 10.0
+    attach: float = 0.5
+    lift: float = 1.0
+    success: float = 10.0
+    drop: float = 1.0
+    disturb: float = 1.0
+    lost: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("shaping", "attach", "lift", "success", "drop", "disturb", "lost"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"PickingRewardConfig.{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PickingConfig:
+    """Everything that defines a picking scene and its control.
+
+    Attributes:
+        n_items: Items placed in the bin per episode (the target plus distractors).
+        physics_hz: Physics rate in Hz (time step ``1 / physics_hz``).
+        control_hz: Control rate in Hz; must divide ``physics_hz``.
+        max_step_m: Largest TCP displacement per control step per axis, metres.
+        goal_tolerance: Distance (m) between item and goal that counts as reached in
+            goal-conditioned mode.
+        arm: Arm limits and payload.
+        layout: Bin and tote geometry.
+        reward: Reward weights.
+    """
+
+    n_items: int = 4
+    physics_hz: int = 240
+    control_hz: int = 24
+    max_step_m: float = 0.03
+    goal_tolerance: float = 0.06
+    arm: ArmConfig = field(default_factory=ArmConfig)
+    layout: StationLayout = field(default_factory=StationLayout)
+    reward: PickingRewardConfig = field(default_factory=PickingRewardConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_items, bool) or not isinstance(self.n_items, int) or self.n_items < 1:
+            raise ValueError(f"n_items must be a positive integer, got {self.n_items!r}")
+        if self.n_items > self.layout.n_slots:
+            raise ValueError(f"n_items must be <= {self.layout.n_slots} (bin slots), got {self.n_items}")
+        for name in ("physics_hz", "control_hz"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.physics_hz % self.control_hz != 0:
+            raise ValueError(f"control_hz ({self.control_hz}) must divide physics_hz ({self.physics_hz})")
+        if not (math.isfinite(self.max_step_m) and 0 < self.max_step_m <= 0.1):
+            raise ValueError(f"max_step_m must be in (0, 0.1] metres, got {self.max_step_m!r}")
+        if not (math.isfinite(self.goal_tolerance) and self.goal_tolerance > 0):
+            raise ValueError(f"goal_tolerance must be positive, got {self.goal_tolerance!r}")
+
+    @property
+    def substeps(self) -> int:
+        """Physics substeps per control step."""
+        return self.physics_hz // self.control_hz
+
+    @property
+    def control_dt(self) -> float:
+        """Simulated seconds per control step."""
+        return 1.0 / self.control_hz
+
+
+def fit_scale(sizes: list[tuple[float, float, float]], layout: StationLayout) -> float:
+    """The largest linear scale (<= 1) at which every size fits a bin slot, either way round.
+
+    Args:
+        sizes: Item sizes (x, y, z) in metres.
+        layout: The station whose slots (minus a 1 cm margin per side) must hold them.
+    """
+    sx, sy = (s - 0.02 for s in layout.slot_size)
+    scale = 1.0
+    for x, y, _ in sizes:
+        scale = min(scale, max(min(sx / x, sy / y), min(sx / y, sy / x)))
+    return scale * (1.0 - 1e-9)
+
+
+def items_from_scenario(
+    scenario: str | Path, layout: StationLayout, *, size_scale: float | None = None
+) -> tuple[ItemSpec, ...]:
+    """Item specs of every SKU of an operations scenario, sized for the pick station.
+
+    Warehouse catalogues hold cartons of up to half a metre, more than a bin slot of
+    the arm-scale station: sizes are multiplied by one linear scale for the whole
+    catalogue (so relative sizes and shapes are kept). Weights are kept as they
+    are, so SKUs over the gripper's payload slip.
+
+    Args:
+        scenario: A bundled scenario name (``assets/scenarios/<name>.yaml``) or a YAML path.
+        layout: The station the items must fit.
+        size_scale: Linear scale of the SKU sizes; None picks the largest scale at
+            which every SKU fits a bin slot (:func:`fit_scale`).
+
+    Raises:
+        FileNotFoundError: for an unknown scenario.
+        ValueError: for an invalid scenario file or a non-positive ``size_scale``.
+    """
+    skus = load_scenario(scenario).skus
+    if size_scale is None:
+        size_scale = fit_scale([tuple(sku.size) for sku in skus], layout)
+    elif isinstance(size_scale, bool) or not isinstance(size_scale, (int, float)) or not (0 < size_scale <= 1):
+        raise ValueError(f"size_scale must be in (0, 1], got {size_scale!r}")
+    return tuple(
+        ItemSpec(sku.id, (sku.size[0] * size_scale, sku.size[1] * size_scale, sku.size[2] * size_scale), sku.weight)
+        for sku in skus
+    )
+
+
+@dataclass
+class StepOutcome:
+    """What one control step did.
+
+    Attributes:
+        reward: Shaped reward (flat mode).
+        terminated: The task ended (success, or the target was lost).
+        physics_error: The physics diverged (NaN or a body far outside the scene).
+    """
+
+    reward: float
+    terminated: bool
+    physics_error: bool
+
+
+def _quat_rel(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) of ``b`` in the frame of ``a`` (conj(a) * b), with w >= 0."""
+    ax, ay, az, aw = -a[0], -a[1], -a[2], a[3]
+    bx, by, bz, bw = b
+    x = aw * bx + ax * bw + ay * bz - az * by
+    y = aw * by - ax * bz + ay * bw + az * bx
+    z = aw * bz + ax * by - ay * bx + az * bw
+    w = aw * bw - ax * bx - ay * by - az * bz
+    return (x, y, z, w) if w >= 0 else (-x, -y, -z, -w)
+
+
+class PickingTask:
+    """The arm, the station and the rules of one picking episode.
+
+    Args:
+        client: The physics client to build the scene into (once).
+        config: Scene, control and reward configuration.
+        items: The catalogue of items that may appear in the bin.
+
+    Raises:
+        ValueError: if the catalogue has fewer than ``config.n_items`` items, no item
+            the gripper can lift (mass <= payload), or items that do not fit the bin.
+    """
+
+    def __init__(self, client: PhysicsClient, *, config: PickingConfig, items: tuple[ItemSpec, ...]) -> None:
+        if len(items) < config.n_items:
+            raise ValueError(f"the catalogue has {len(items)} items, fewer than n_items={config.n_items}")
+        self.liftable = tuple(i for i, s in enumerate(items) if s.mass <= config.arm.payload_kg)
+        if not self.liftable:
+            raise ValueError(f"no item of the catalogue is within the payload of {config.arm.payload_kg} kg")
+        self.client = client
+        self.config = config
+        self.station = PickStation(client, layout=config.layout, items=items)
+        self.arm = SuctionArm(client, config=config.arm)
+        self.gripper = SuctionGripper(self.arm)
+        self._initial_state = client.save_state()
+        self._body_to_item = {body: i for i, body in enumerate(self.station.item_ids)}
+        tote = config.layout.tote
+        self._tote_floor = (tote.center[0], tote.center[1], tote.floor_z)
+        self._clear_z = max(config.layout.bin.rim_z, tote.rim_z) + 0.02
+        self.target = 0
+        self.suction_on = False
+        self.steps = 0
+        self.dropped = False
+        self.disturbed_items = 0
+        self.is_success = False
+        self.lost = False
+        self._masses: dict[int, float] = {}
+        self._others: tuple[int, ...] = ()
+        self._potential = 0.0
+        self._read()
+
+    # ----------------------------------------------------------------- lifecycle
+    def reset(self, rng: np.random.Generator) -> None:
+        """Start an episode: restore the built scene, place random items, pick a target.
+
+        The target (the order line) is drawn among the liftable items; the other
+        ``n_items - 1`` items are drawn from the rest of the catalogue.
+        """
+        self.gripper.release()
+        self.client.restore_state(self._initial_state)
+        n_catalogue = len(self.station.items)
+        target = int(self.liftable[int(rng.integers(len(self.liftable)))])
+        rest = [i for i in range(n_catalogue) if i != target]
+        others = tuple(int(i) for i in rng.choice(rest, size=self.config.n_items - 1, replace=False))
+        self.station.place_items((target, *others), rng)
+        self.arm.hold_home()
+        self.target = target
+        self._others = others
+        self._masses = {self.station.item_ids[i]: self.station.items[i].mass for i in (target, *others)}
+        self.suction_on = False
+        self.steps = 0
+        self.dropped = False
+        self.disturbed_items = 0
+        self.is_success = False
+        self.lost = False
+        self._read()
+        self._potential = self.potential()
+
+    def physics_step(self, delta: tuple[float, float, float], suction_on: bool) -> None:
+        """The physics work of one control step: IK + motors, substeps, suction, state reads.
+
+        Args:
+            delta: TCP displacement (dx, dy, dz) in metres, already within limits.
+            suction_on: Suction command.
+        """
+        self.arm.command(self.tcp_position, delta)
+        self.client.step(self.config.substeps)
+        self.suction_on = suction_on
+        self.gripper.update(suction_on, self._masses)
+        self._read()
+
+    def step(self, delta: tuple[float, float, float], suction_on: bool) -> StepOutcome:
+        """Advance one control step and score it.
+
+        Args:
+            delta: TCP displacement (dx, dy, dz) in metres (clipped to ``max_step_m``
+                by the caller).
+            suction_on: Suction command.
+        """
+        was_holding_target = self.holding_target
+        self.physics_step(delta, suction_on)
+        self.steps += 1
+        if self._physics_error():
+            return StepOutcome(0.0, False, True)
+        weights = self.config.reward
+        reward = 0.0
+        item = self.item_position
+        over_tote = self.config.layout.tote.contains_xy(item[0], item[1])
+        if was_holding_target and not self.holding_target and not over_tote:
+            self.dropped = True
+            reward -= weights.drop
+        disturbed = sum(1 for i in self._others if not self.station.in_bin(self.station.item_pose(i)[0]))
+        if disturbed > self.disturbed_items:
+            reward -= weights.disturb * (disturbed - self.disturbed_items)
+        self.disturbed_items = max(self.disturbed_items, disturbed)
+        potential = self.potential()
+        reward += weights.shaping * (potential - self._potential)
+        self._potential = potential
+        self.is_success = (
+            not self.gripper.holding
+            and self.config.layout.tote.contains(item)
+            and math.hypot(*self.item_velocity) < REST_SPEED
+        )
+        self.lost = (
+            not self.holding_target and not over_tote and item[2] < self.config.layout.bin.floor_z - 0.03
+        )
+        if self.is_success:
+            reward += weights.success
+        elif self.lost:
+            reward -= weights.lost
+        return StepOutcome(reward, self.is_success or self.lost, False)
+
+    # ----------------------------------------------------------------- state
+    def _read(self) -> None:
+        self.tcp_position, self.tcp_orientation, self.tcp_velocity = self.arm.tcp_state()
+        body = self.station.item_ids[self.target]
+        self.item_position, self.item_orientation = self.station.item_pose(self.target)
+        self.item_velocity = self.station.item_velocity(self.target)
+        self.holding_target = self.gripper.held_body == body
+
+    def _physics_error(self) -> bool:
+        values = (*self.tcp_position, *self.item_position)
+        return not all(math.isfinite(v) and abs(v) < 50.0 for v in values)
+
+    @property
+    def target_spec(self) -> ItemSpec:
+        """The spec of the current target item."""
+        return self.station.items[self.target]
+
+    @property
+    def elapsed_s(self) -> float:
+        """Simulated seconds since the episode began."""
+        return self.steps * self.config.control_dt
+
+    @property
+    def grasp_point(self) -> tuple[float, float, float]:
+        """Centre of the target's top face (assuming it lies flat), world frame, metres."""
+        x, y, z = self.item_position
+        return (x, y, z + 0.5 * self.target_spec.size[2])
+
+    @property
+    def goal_position(self) -> tuple[float, float, float]:
+        """Where the target rests when placed at the tote's centre, world frame, metres."""
+        return (self._tote_floor[0], self._tote_floor[1], self._tote_floor[2] + 0.5 * self.target_spec.size[2])
+
+    def potential(self) -> float:
+        """Progress potential Phi of the current state (unitless, ~metres).
+
+        ``Phi = attach * A - (1 - A) * d_reach - d_xy - lift * max(0, z_clear - z) * (1 - O)``
+        where ``A`` is 1 while the target is held or over the tote's footprint ``O``,
+        ``d_reach`` the distance from the cup to the target's top face, ``d_xy`` the
+        horizontal distance from the target to the tote's centre, and ``z_clear`` the
+        height clearing both rims. The reward is ``shaping * (Phi' - Phi)`` plus events.
+        """
+        weights = self.config.reward
+        item = self.item_position
+        over_tote = self.config.layout.tote.contains_xy(item[0], item[1])
+        attached = self.holding_target or over_tote
+        d_xy = math.hypot(item[0] - self._tote_floor[0], item[1] - self._tote_floor[1])
+        phi = -d_xy
+        if attached:
+            phi += weights.attach
+        else:
+            phi -= math.dist(self.tcp_position, self.grasp_point)
+        if not over_tote:
+            clear = self._clear_z + 0.5 * self.target_spec.size[2]
+            phi -= weights.lift * max(0.0, clear - item[2])
+        return phi
+
+    def observation(self) -> np.ndarray:
+        """The flat observation, float32 of shape (:data:`OBSERVATION_SIZE`,) (see :data:`OBSERVATION_INDEX`)."""
+        tcp = self.tcp_position
+        item = self.item_position
+        tote = self._tote_floor
+        obs = np.array(
+            (
+                *tcp,
+                *self.tcp_velocity,
+                float(self.suction_on),
+                float(self.gripper.holding),
+                float(self.holding_target),
+                item[0] - tcp[0],
+                item[1] - tcp[1],
+                item[2] - tcp[2],
+                *_quat_rel(self.tcp_orientation, self.item_orientation),
+                tote[0] - item[0],
+                tote[1] - item[1],
+                tote[2] - item[2],
+                *self.target_spec.size,
+            ),
+            dtype=np.float32,
+        )
+        if not np.isfinite(obs).all():
+            np.nan_to_num(obs, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return obs
+
+    def info(self) -> dict[str, object]:
+        """Episode KPIs: ``is_success``, ``dropped``, ``disturbed_items``, ``pick_time_s``, ``target``."""
+        return {
+            "is_success": self.is_success,
+            "dropped": self.dropped,
+            "disturbed_items": self.disturbed_items,
+            "pick_time_s": self.elapsed_s,
+            "target": self.target_spec.name,
+        }
