@@ -1,0 +1,154 @@
+"""ONNX export: parity with SB3's deterministic predict, the sidecar, and torch-free evaluation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from warehouse_sim.evaluation import evaluate
+from warehouse_sim.export import export_onnx, sample_observations
+from warehouse_sim.policies import PolicySpaceError
+from warehouse_sim.policies.onnx_policy import OnnxPolicy, PolicyLoadError, space_from_dict, space_to_dict
+from warehouse_sim.policies.sb3_policy import SB3Policy
+from warehouse_sim.training import NormalizeConfig, TrainConfig, train
+
+NAV = "warehouse_sim/Navigation-v0"
+INV = "warehouse_sim/Inventory-v0"
+
+#: name -> (algo, env id, env kwargs, normalise observations)
+KINDS = {
+    "ppo-box": ("ppo", NAV, {}, True),
+    "ppo-discrete": ("ppo", NAV, {"continuous": False}, True),
+    "dqn": ("dqn", NAV, {"continuous": False}, False),
+    "ppo-multidiscrete": ("ppo", INV, {"scenario": "catalogue-20", "continuous": False}, True),
+}
+
+
+def _config(algo: str, env_id: str, env_kwargs: dict, normalize: bool) -> TrainConfig:
+    algo_kwargs = (
+        {"n_steps": 128, "batch_size": 64, "n_epochs": 1}
+        if algo == "ppo"
+        else {"learning_starts": 100, "buffer_size": 1_000, "batch_size": 32, "target_update_interval": 100}
+    )
+    return TrainConfig(
+        env_id=env_id,
+        algo=algo,  # type: ignore[arg-type]
+        n_timesteps=256,
+        env_kwargs=env_kwargs,
+        normalize=NormalizeConfig() if normalize else None,
+        policy_kwargs={"net_arch": [32, 32]},
+        algo_kwargs=algo_kwargs,
+        eval_freq=0,
+        checkpoint_freq=0,
+        final_eval_episodes=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    return {name: train(_config(*spec), out_dir=root / name, seed=7).run_dir for name, spec in KINDS.items()}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_onnx_actions_equal_sb3_predict_on_1000_observations(kind: str, runs: dict[str, Path], tmp_path: Path) -> None:
+    result = export_onnx(runs[kind], tmp_path / "policy.onnx")
+    onnx_policy = OnnxPolicy(result.onnx_path)
+    sb3 = SB3Policy.load(runs[kind])
+    assert (sb3.normalizer is not None) == KINDS[kind][3]
+
+    # Half real observations from rollouts, half drawn from the observation space.
+    env = gym.make(KINDS[kind][1], **KINDS[kind][2])
+    real, obs = [], env.reset(seed=0)[0]
+    rng = np.random.default_rng(0)
+    while len(real) < 500:
+        real.append(obs)
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs = env.reset(seed=int(rng.integers(1 << 30)))[0]
+    env.close()
+    observations = np.concatenate([np.stack(real), sample_observations(sb3.observation_space, 500, seed=1)])
+
+    got = onnx_policy.act_batch(observations)
+    want = np.stack([np.asarray(sb3.model.predict(sb3.normalize(o), deterministic=True)[0]) for o in observations])
+    assert got.shape == want.shape
+    if kind == "ppo-box":
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert got.min() >= -1.0 and got.max() <= 1.0  # clipped to the action bounds
+    else:
+        np.testing.assert_array_equal(got, want)
+    assert env.action_space.contains(onnx_policy.act(observations[0]))
+
+
+def test_sidecar_describes_env_spaces_normalisation_versions_and_source(runs: dict[str, Path], tmp_path: Path) -> None:
+    result = export_onnx(runs["ppo-discrete"], tmp_path / "nav.onnx")
+    meta = json.loads((tmp_path / "nav.json").read_text())
+    assert meta == result.metadata
+    assert meta["env_id"] == NAV and meta["env_kwargs"] == {"continuous": False} and meta["algo"] == "ppo"
+    assert meta["action_space"] == {"type": "Discrete", "n": 7, "start": 0}
+    assert len(meta["normalization"]["mean"]) == 24 and meta["normalization"]["clip_obs"] == 10.0
+    assert set(meta["versions"]) >= {"warehouse_sim", "torch", "stable_baselines3", "onnx", "onnxruntime"}
+    import hashlib
+
+    assert meta["source"]["sha256"] == hashlib.sha256((runs["ppo-discrete"] / "model.zip").read_bytes()).hexdigest()
+    env = gym.make(NAV, continuous=False)
+    assert space_from_dict(meta["observation_space"]) == env.observation_space
+    assert space_from_dict(space_to_dict(env.action_space)) == env.action_space
+    env.close()
+
+
+def test_exported_policy_evaluates_without_torch_or_sb3(runs: dict[str, Path], tmp_path: Path) -> None:
+    export_onnx(runs["dqn"], tmp_path / "dqn.onnx")
+    code = (
+        "import sys, json\n"
+        "from warehouse_sim.evaluation import evaluate\n"
+        f"r = evaluate({NAV!r}, {str(tmp_path / 'dqn.onnx')!r}, env_kwargs={{'continuous': False}}, episodes=2)\n"
+        "heavy = [m for m in ('torch', 'stable_baselines3', 'sb3_contrib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print(json.dumps(r['return']['n']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "2"
+
+
+def test_onnx_and_sb3_evaluations_agree(runs: dict[str, Path], tmp_path: Path) -> None:
+    export_onnx(runs["ppo-box"], tmp_path / "box.onnx")
+    a = evaluate(NAV, str(tmp_path / "box.onnx"), episodes=2, seed=5)
+    b = evaluate(NAV, str(runs["ppo-box"] / "model.zip"), episodes=2, seed=5)
+    np.testing.assert_allclose(a["returns"], b["returns"], rtol=1e-4, atol=1e-4)
+
+
+def test_space_mismatch_and_corrupt_files_are_clear_errors(runs: dict[str, Path], tmp_path: Path) -> None:
+    export_onnx(runs["dqn"], tmp_path / "dqn.onnx")
+    with pytest.raises(PolicySpaceError, match="Discrete"):
+        evaluate(NAV, str(tmp_path / "dqn.onnx"), episodes=1)  # continuous env, Discrete policy
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not an onnx graph")
+    (tmp_path / "corrupt.json").write_text((tmp_path / "dqn.json").read_text())
+    with pytest.raises(PolicyLoadError, match="corrupt ONNX"):
+        OnnxPolicy(corrupt)
+    (tmp_path / "dqn.json").write_text("{")
+    with pytest.raises(PolicyLoadError, match="corrupt policy sidecar"):
+        OnnxPolicy(tmp_path / "dqn.onnx")
+    truncated = tmp_path / "model.zip"
+    truncated.write_bytes((runs["dqn"] / "model.zip").read_bytes()[:500])
+    with pytest.raises(PolicyLoadError):
+        SB3Policy.load(truncated)
+
+
+def test_export_of_a_bare_model_needs_an_env_id(runs: dict[str, Path], tmp_path: Path) -> None:
+    bare = tmp_path / "elsewhere" / "m.zip"
+    bare.parent.mkdir()
+    bare.write_bytes((runs["dqn"] / "model.zip").read_bytes())
+    with pytest.raises(ValueError, match="env id"):
+        export_onnx(bare, tmp_path / "x.onnx")
+    assert not list(tmp_path.glob("x.*"))
+    result = export_onnx(bare, tmp_path / "x.onnx", env_id=NAV, env_kwargs={"continuous": False})
+    assert result.metadata["normalization"] is None and result.metadata["algo"] == "dqn"
