@@ -176,6 +176,7 @@ def test_step_before_reset_after_close_and_double_close() -> None:
         env.unwrapped.step(env.action_space.sample())
 
 
+@pytest.mark.filterwarnings("ignore:.*render_mode")
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

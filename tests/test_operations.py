@@ -261,3 +261,23 @@ def test_seeded_periods_are_identical() -> None:
         profits = [model.step_period(np.ones(20, dtype=np.int64), np.ones(20, dtype=np.int64), rng) for _ in range(20)]
         runs.append((profits, model.on_hand.copy()))
     assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])
+
+
+@PROPERTY
+@given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_single_sku_scalar_path_equals_the_array_path(scenario: Scenario, seed: int) -> None:
+    scenario = make_scenario(scenario.skus[0], mode=scenario.mode, fixed_order_cost=scenario.fixed_order_cost,
+                             seasonality=scenario.seasonality)
+    fast, general = OperationsModel(scenario), OperationsModel(scenario)
+    general._scalar_path = False
+    rngs = [np.random.default_rng(seed), np.random.default_rng(seed)]
+    decisions = np.random.default_rng(seed + 1)
+    for _ in range(25):
+        order_idx = decisions.integers(0, fast.n_quantity_levels)
+        price_idx = decisions.integers(0, fast.n_price_levels)
+        assert fast.step_period(order_idx, price_idx, rngs[0]) == general.step_period(order_idx, price_idx, rngs[1])
+        for name in ("on_hand", "dock", "backlog", "pipeline", "price", "price_idx"):
+            assert np.array_equal(getattr(fast, name), getattr(general, name)), name
+        assert np.array_equal(fast.ledger.cum_units, general.ledger.cum_units)
+        assert fast.ledger.cum_money.tolist() == general.ledger.cum_money.tolist()
+    fast.check_invariants()

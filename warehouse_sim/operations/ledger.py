@@ -19,7 +19,12 @@ MONEY_FLOWS: tuple[str, ...] = ("revenue", "purchase_cost", "order_cost", "holdi
 
 DEMAND, SALES, LOST, ORDERED, RECEIVED, WRITTEN_OFF = range(len(UNIT_FLOWS))
 REVENUE, PURCHASE_COST, ORDER_COST, HOLDING_COST, PENALTY = range(len(MONEY_FLOWS))
-_SIGN = np.array([1.0, -1.0, -1.0, -1.0, -1.0])
+
+
+def _profit(money: list[float]) -> float:
+    """Revenue minus every cost, from money flows in :data:`MONEY_FLOWS` order."""
+    revenue, purchase, order, holding, penalty = money
+    return revenue - purchase - order - holding - penalty
 
 
 class Ledger:
@@ -60,7 +65,7 @@ class Ledger:
         self.last_money[...] = self.money
         self.units.fill(0)
         self.money.fill(0)
-        return float(self.last_money @ _SIGN)
+        return _profit(self.last_money.tolist())
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative unit and money flows including the open period."""
@@ -69,18 +74,19 @@ class Ledger:
     @staticmethod
     def profit(money: np.ndarray) -> float:
         """Profit of a money-flow vector: revenue minus every cost."""
-        return float(money @ _SIGN)
+        return _profit(money.tolist())
 
     @staticmethod
     def as_dict(units: np.ndarray, money: np.ndarray) -> dict[str, Any]:
-        """Flows as a dict of per-SKU arrays (copies) and scalars, plus profit and fill rate.
+        """Flows as a dict of per-SKU arrays (fresh) and scalars, plus profit and fill rate.
 
         ``fill_rate`` is total sales / total demand, 1.0 when there was no demand.
         """
-        out: dict[str, Any] = {name: units[i].copy() for i, name in enumerate(UNIT_FLOWS)}
-        for i, name in enumerate(MONEY_FLOWS):
-            out[name] = float(money[i])
-        out["profit"] = float(money @ _SIGN)
-        demand = int(units[DEMAND].sum())
-        out["fill_rate"] = float(units[SALES].sum()) / demand if demand else 1.0
+        fresh = units.copy()  # rows are views of this private copy, never of the ledger
+        values = money.tolist()
+        out: dict[str, Any] = dict(zip(UNIT_FLOWS, fresh))
+        out.update(zip(MONEY_FLOWS, values))
+        out["profit"] = _profit(values)
+        demand = int(fresh[DEMAND].sum())
+        out["fill_rate"] = int(fresh[SALES].sum()) / demand if demand else 1.0
         return out
