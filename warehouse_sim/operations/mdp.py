@@ -179,6 +179,15 @@ class SingleSkuMdp:
             values = 0.5 * values + 0.5 * (new - new[self.initial_state])
         raise RuntimeError(f"relative value iteration did not converge in {max_iterations} iterations")
 
+    def finite_horizon_value(self, horizon: int) -> float:
+        """Optimal expected total profit over ``horizon`` periods from the initial state,
+        by backward induction (a time-dependent policy; e.g. it stops ordering once lots
+        would arrive after the end). An upper bound for policies that do not see time."""
+        values = np.zeros(self.n_states)
+        for _ in range(horizon):
+            values = self._q_values(values).max(axis=1)
+        return float(values[self.initial_state])
+
     def expected_rewards(self, policy: np.ndarray) -> np.ndarray:
         """Expected one-period profit of each state under a policy table, shape (n_states,)."""
         C, Q = self.capacity, self.n_q
