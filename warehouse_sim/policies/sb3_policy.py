@@ -8,6 +8,7 @@ in a run folder (``model.zip``, or a checkpoint's ``model.zip``) finds its
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from warehouse_sim.policies.onnx_policy import PolicyLoadError
 
 #: File name of the ``VecNormalize`` statistics next to a model.
 VECNORMALIZE_FILE = "vecnormalize.pkl"
+
+#: SB3 warns on loading every n-step DQN that its (saved, correct) n-step buffer is "custom".
+NSTEP_LOAD_WARNING = r"`n_steps=\d+` is ignored because a custom `replay_buffer_class` \(`NStepReplayBuffer`\)"
 
 #: Module of the SB3 policy class -> algorithm name.
 _POLICY_MODULES = {
@@ -93,7 +97,9 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
     path = resolve_model_path(model_path)
     algo = algo or detect_algo(path)
     try:
-        model = algo_class(algo).load(path, device="cpu")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=NSTEP_LOAD_WARNING)
+            model = algo_class(algo).load(path, device="cpu")
     except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
         raise PolicyLoadError(f"cannot load {algo} model {path}: {exc}") from None
     stats = path.parent / VECNORMALIZE_FILE

@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ import yaml
 
 import warehouse_sim
 from warehouse_sim.evaluation import evaluate_loaded
-from warehouse_sim.policies.sb3_policy import VECNORMALIZE_FILE, SB3Policy, algo_class
+from warehouse_sim.policies.sb3_policy import NSTEP_LOAD_WARNING, VECNORMALIZE_FILE, SB3Policy, algo_class
 from warehouse_sim.training.callbacks import (
     MODEL_FILE,
     REPLAY_BUFFER_FILE,
@@ -295,7 +296,9 @@ def _run(
         else:
             if (checkpoint / VECNORMALIZE_FILE).is_file():
                 venv = VecNormalize.load(str(checkpoint / VECNORMALIZE_FILE), venv)
-            model = cls.load(checkpoint / MODEL_FILE, env=venv, device="cpu", tensorboard_log=str(run_dir / "tb"))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=NSTEP_LOAD_WARNING)
+                model = cls.load(checkpoint / MODEL_FILE, env=venv, device="cpu", tensorboard_log=str(run_dir / "tb"))
             model.set_random_seed(seed + 1_000 * session)
             if (checkpoint / REPLAY_BUFFER_FILE).is_file():
                 model.load_replay_buffer(checkpoint / REPLAY_BUFFER_FILE)

@@ -1,0 +1,278 @@
+"""Train, export and evaluate the reference policies shipped in ``training/results/``.
+
+One command reproduces everything (about 8 minutes of wall time on a 16-core machine
+with the four runs in parallel)::
+
+    python training/reference.py --jobs 4
+
+or a single result::
+
+    python training/reference.py --only ppo-navigation
+
+For each reference NAME this trains with the hyperparameters of
+``training/hyperparams/<algo>.yml`` (the budget below overrides ``n_timesteps``) into
+``<runs>/NAME``, exports ``training/results/NAME/policy.onnx`` (+ ``policy.json``),
+evaluates the ONNX policy on 100 seeded episodes (seeds 0..99) against the baseline
+into ``eval.json``, draws ``learning_curve.png``, and reports the timesteps and wall
+time at which the periodic evaluation first met the target. ``summary.md`` collects
+the table for the README.
+
+Targets (issue 4): Navigation-v0 small, PPO >= 95% success with SPL >= 0.85 x A*'s,
+DQN >= 90% success; Inventory-v0 reference instance, PPO >= 99% and DQN >= 97% of the
+DP optimum's mean profit, both above the best (s, S) policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+NAV = "warehouse_sim/Navigation-v0"
+INV = "warehouse_sim/Inventory-v0"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One shipped result.
+
+    Attributes:
+        name: Folder name under ``training/results``.
+        algo: ``ppo``, ``dqn`` or ``qrdqn``.
+        env_id: Environment id; hyperparameters are this entry of ``<algo>.yml``.
+        env_kwargs: Merged over the hyperparameter file's ``env_kwargs``.
+        timesteps: Training budget (overrides the file's ``n_timesteps``).
+        against: The baseline the report compares with.
+        extra_baselines: Further baselines whose means the summary reports.
+        target: ``"navigation"`` or ``"inventory"`` (see :func:`meets_target`).
+        min_success: Navigation: least success rate.
+        min_spl_ratio: Navigation: least SPL as a fraction of the baseline's.
+        min_profit_ratio: Inventory: least mean profit as a fraction of the baseline's.
+    """
+
+    name: str
+    algo: str
+    env_id: str
+    env_kwargs: Mapping[str, Any]
+    timesteps: int
+    against: str
+    target: str
+    extra_baselines: tuple[str, ...] = ()
+    min_success: float = 0.0
+    min_spl_ratio: float = 0.0
+    min_profit_ratio: float = 0.0
+
+
+REFERENCES: dict[str, Reference] = {
+    r.name: r
+    for r in (
+        Reference(
+            "ppo-navigation", "ppo", NAV, {"layout": "small"}, 1_000_000, "baseline:astar", "navigation",
+            min_success=0.95, min_spl_ratio=0.85,
+        ),
+        Reference(
+            "dqn-navigation", "dqn", NAV, {"layout": "small", "continuous": False}, 1_000_000, "baseline:astar",
+            "navigation", min_success=0.90,
+        ),
+        Reference(
+            "ppo-inventory", "ppo", INV, {"scenario": "reference-single-sku"}, 1_000_000, "baseline:optimal",
+            "inventory", extra_baselines=("baseline:sS",), min_profit_ratio=0.99,
+        ),
+        Reference(
+            "dqn-inventory", "dqn", INV, {"scenario": "reference-single-sku", "continuous": False}, 1_000_000,
+            "baseline:optimal", "inventory", extra_baselines=("baseline:sS",), min_profit_ratio=0.97,
+        ),
+    )
+}  # fmt: skip
+
+PROFIT = "cumulative.profit"
+
+
+def meets_target(ref: Reference, kpis: Mapping[str, float], baseline: Mapping[str, float], extra: Mapping[str, Mapping[str, float]]) -> bool:
+    """Whether mean KPIs ``kpis`` meet ``ref``'s target given the baselines' mean KPIs."""
+    if ref.target == "navigation":
+        return kpis.get("is_success", 0.0) >= ref.min_success and kpis.get("spl", 0.0) >= ref.min_spl_ratio * baseline["spl"]
+    profit = kpis.get(PROFIT, float("-inf"))
+    return profit >= ref.min_profit_ratio * baseline[PROFIT] and all(profit > b[PROFIT] for b in extra.values())
+
+
+def _means(report: Mapping[str, Any]) -> dict[str, float]:
+    return {name: stats["mean"] for name, stats in report["kpis"].items()}
+
+
+def run_reference(
+    ref: Reference, *, results: Path, runs: Path, episodes: int, n_envs: int | None, seed: int, timesteps: int | None
+) -> dict[str, Any]:
+    """Train, export, evaluate and plot one reference; return its summary row."""
+    from warehouse_sim.evaluation import evaluate
+    from warehouse_sim.export import export_onnx
+    from warehouse_sim.plotting import plot_learning_curve, read_evaluations, save_figure_atomic
+    from warehouse_sim.training import load_train_config, train
+
+    out = results / ref.name
+    out.mkdir(parents=True, exist_ok=True)
+    run_dir = runs / ref.name
+    config = load_train_config(ref.algo, ref.env_id)
+    config = config.with_overrides(
+        n_timesteps=timesteps or ref.timesteps, n_envs=n_envs, env_kwargs={**config.env_kwargs, **ref.env_kwargs}
+    )
+    env_kwargs = dict(config.env_kwargs)
+
+    # Baseline figures on the seeds of the periodic evaluations (0 .. n_eval_episodes-1),
+    # to read off when training first met the target.
+    periodic = config.n_eval_episodes
+    base_periodic = _means(evaluate(ref.env_id, ref.against, env_kwargs=env_kwargs, episodes=periodic))
+    extra_periodic = {b: _means(evaluate(ref.env_id, b, env_kwargs=env_kwargs, episodes=periodic)) for b in ref.extra_baselines}
+
+    started = time.perf_counter()
+    result = train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
+    wall = time.perf_counter() - started
+    reached = next(
+        (e for e in read_evaluations(run_dir) if meets_target(ref, e["kpis"], base_periodic, extra_periodic)), None
+    )
+
+    onnx = out / "policy.onnx"
+    export_onnx(run_dir, onnx)
+    report = evaluate(ref.env_id, str(onnx), env_kwargs=env_kwargs, episodes=episodes, seed=0, against=ref.against)
+    report["policy"] = f"training/results/{ref.name}/policy.onnx"
+    extra = {}
+    for baseline in ref.extra_baselines:
+        extra[baseline] = evaluate(ref.env_id, baseline, env_kwargs=env_kwargs, episodes=episodes, seed=0)
+    report["other_baselines"] = {b: {"return": r["return"], "kpis": r["kpis"]} for b, r in extra.items()}
+    kpis = _means(report)
+    met = meets_target(ref, kpis, _means(report["against"]), {b: _means(r) for b, r in extra.items()})
+    report["reference"] = {
+        "name": ref.name,
+        "algo": ref.algo,
+        "timesteps": result.timesteps,
+        "train_wall_time_s": round(wall, 1),
+        "target_met": met,
+        "target_reached_at": reached and {"timesteps": reached["timesteps"], "wall_time_s": reached["wall_time_s"]},
+        "command": f"python training/reference.py --only {ref.name}",
+    }
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+
+    kpi = "is_success" if ref.target == "navigation" else PROFIT
+    fig = plot_learning_curve(
+        run_dir,
+        title=f"{ref.algo.upper()} on {ref.env_id.split('/')[-1]} ({ref.name})",
+        kpi=kpi,
+        reference=base_periodic[kpi],
+        reference_label=f"{ref.against} (same seeds)",
+    )
+    save_figure_atomic(fig, out / "learning_curve.png")
+    return _row(ref, report, extra)
+
+
+def _row(ref: Reference, report: Mapping[str, Any], extra: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    info = report["reference"]
+    row: dict[str, Any] = {"name": ref.name, "algo": ref.algo.upper(), "env": ref.env_id, **info}
+    if ref.target == "navigation":
+        row["success"] = report["kpis"]["is_success"]["mean"]
+        row["spl"] = report["kpis"]["spl"]["mean"]
+        row["baseline_spl"] = report["against"]["kpis"]["spl"]["mean"]
+        row["baseline_success"] = report["against"]["kpis"]["is_success"]["mean"]
+    else:
+        row["profit"] = report["kpis"][PROFIT]["mean"]
+        row["profit_stderr"] = report["kpis"][PROFIT]["stderr"]
+        row["baseline_profit"] = report["against"]["kpis"][PROFIT]["mean"]
+        row["profit_ratio"] = report["ratio"][PROFIT]
+        row["sS_ratio"] = {b: r["kpis"][PROFIT]["mean"] / row["baseline_profit"] for b, r in extra.items()}
+    return row
+
+
+def format_row(row: Mapping[str, Any]) -> str:
+    """One line of the console summary."""
+    reached = row["target_reached_at"]
+    when = f"target first met at {reached['timesteps']:,} steps / {reached['wall_time_s']:.0f} s" if reached else "target not met during training"
+    if "success" in row:
+        figures = f"success {row['success']:.2f} (A* {row['baseline_success']:.2f}), SPL {row['spl']:.3f} = {row['spl'] / row['baseline_spl']:.3f} x A*'s"
+    else:
+        figures = f"profit {row['profit']:.0f} ± {row['profit_stderr']:.0f} = {row['profit_ratio']:.4f} x optimum" + "".join(
+            f", {b} {r:.4f} x optimum" for b, r in row["sS_ratio"].items()
+        )
+    status = "MET" if row["target_met"] else "NOT MET"
+    return f"{row['name']:<15} {status:<7} {figures}; trained {row['timesteps']:,} steps in {row['train_wall_time_s']:.0f} s; {when}"
+
+
+def write_summary(rows: list[dict[str, Any]], path: Path) -> None:
+    """The README table of all results in ``path`` (Markdown)."""
+    lines = [
+        "| policy | env | result (100 seeded episodes, ONNX) | ratio to baseline | target | steps / wall time to target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        reached = row["target_reached_at"]
+        when = f"{reached['timesteps']:,} / {reached['wall_time_s']:.0f} s" if reached else "not reached"
+        if "success" in row:
+            result = f"success {row['success']:.0%}, SPL {row['spl']:.3f}"
+            ratio = f"SPL {row['spl'] / row['baseline_spl']:.3f} x A* (A* success {row['baseline_success']:.0%})"
+        else:
+            result = f"profit {row['profit']:.0f} ± {row['profit_stderr']:.0f} per episode"
+            ratio = f"{row['profit_ratio']:.4f} x DP optimum" + "".join(f"; {b}: {r:.4f}" for b, r in row["sS_ratio"].items())
+        lines.append(
+            f"| {row['algo']} | {row['env'].split('/')[-1]} | {result} | {ratio} | {'met' if row['target_met'] else 'NOT met'} | {when} |"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of this script."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=sorted(REFERENCES), help="run only this reference (repeatable)")
+    parser.add_argument("--jobs", type=int, default=1, help="references trained in parallel (one process each)")
+    parser.add_argument("--n-envs", type=int, default=None, help="override each run's number of envs")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes (seeds 0..N-1)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--timesteps", type=int, default=None, help="override every budget (smoke tests)")
+    parser.add_argument("--results", type=Path, default=ROOT / "training" / "results", help="where the shipped files go")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "reference", help="where the run folders go (must not exist yet)")
+    args = parser.parse_args(argv)
+    names = args.only or list(REFERENCES)
+    clash = [n for n in names if (args.runs / n).exists()]
+    if clash:
+        parser.error(f"run folders already exist: {', '.join(str(args.runs / n) for n in clash)}")
+    kwargs = {"results": args.results, "runs": args.runs, "episodes": args.episodes, "n_envs": args.n_envs, "seed": args.seed,
+              "timesteps": args.timesteps}
+    started = time.perf_counter()
+    rows: dict[str, dict[str, Any]] = {}
+    if args.jobs <= 1:
+        for name in names:
+            rows[name] = run_reference(REFERENCES[name], **kwargs)
+            print(format_row(rows[name]), flush=True)
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_reference, REFERENCES[name], **kwargs): name for name in names}
+            for future in as_completed(futures):
+                rows[futures[future]] = future.result()
+                print(format_row(rows[futures[future]]), flush=True)
+    ordered = [rows[n] for n in names]
+    args.results.mkdir(parents=True, exist_ok=True)
+    existing = _existing_rows(args.results, exclude=set(names))
+    write_summary(existing + ordered, args.results / "summary.md")
+    print(f"all done in {time.perf_counter() - started:.0f} s; table in {args.results / 'summary.md'}")
+    return 0 if all(r["target_met"] for r in ordered) else 1
+
+
+def _existing_rows(results: Path, *, exclude: set[str]) -> list[dict[str, Any]]:
+    """Summary rows of references run earlier (so ``--only`` keeps the others in the table)."""
+    rows = []
+    for name, ref in REFERENCES.items():
+        file = results / name / "eval.json"
+        if name in exclude or not file.is_file():
+            continue
+        report = json.loads(file.read_text())
+        rows.append(_row(ref, report, report.get("other_baselines", {})))
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
