@@ -28,6 +28,20 @@ Stocks (all int64, shape ``(n_skus,)``): ``on_hand`` (in the slot, sellable; inc
 periods after the next one starts (``k = 0``: at the next :meth:`start_period`).
 
 Invalid decisions raise ``ValueError`` before anything changes.
+
+A fulfilment layer drives it like this (one period = one day in 15-minute epochs)::
+
+    model = OperationsModel(scenario, put_away=True)
+    model.start_period()                       # lots arrive in the dock
+    model.set_prices({"SKU-1": 12.0})
+    model.order_stock({"SKU-1": 24})
+    for epoch in range(96):
+        for order in model.arrive_orders(0.25, rng):   # PLACED, due in due_hours
+            model.allocate(order.id)                   # reserve stock (False if short)
+        ...                                            # robots: put_away, pick, ship
+        model.expire_orders()                          # lost-sales: overdue PLACED -> LOST
+    profit = model.end_period()
+    model.check_invariants()
 """
 
 from __future__ import annotations
