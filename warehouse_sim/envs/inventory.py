@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from warehouse_sim.operations.catalogue import Scenario, load_scenario
+from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.tasks.inventory import InventoryTask
 
 
@@ -115,7 +116,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         self._closed = False
 
     @property
-    def model(self):  # noqa: ANN201 - the OperationsModel (typed in its module)
+    def model(self) -> OperationsModel:
         """The :class:`~warehouse_sim.operations.model.OperationsModel` (privileged state for baselines)."""
         return self.task.model
 
@@ -147,7 +148,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         obs = self.task.observation().reshape(self.scenario.n_skus, -1)
         n, height, bar = self.scenario.n_skus, 120, 8
         image = np.full((height, max(64, n * 3 * bar), 3), 255, dtype=np.uint8)
-        pipeline = obs[:, 1 : 1 + self.task.max_lead].sum(axis=1) * self.task._pipe_scale[:, 0] / self.task._stock_scale
+        pipeline = obs[:, 1 : 1 + self.task.max_lead].sum(axis=1) * self.task.pipeline_scale[:, 0] / self.task.stock_scale
         for i in range(n):
             for k, (value, colour) in enumerate(((obs[i, 0], (40, 160, 60)), (pipeline[i], (50, 90, 200)))):
                 top = height - int(round(min(float(value), 1.0) * (height - 4)))

@@ -78,8 +78,10 @@ class InventoryTask:
         fallback = scenario.shared_capacity or 0
         max_qty = m.quantity_levels.max(axis=1).astype(np.float64)
         stock_scale = np.where(capacity > 0, capacity, fallback if fallback else 10.0 * np.maximum(max_qty, 1.0))
-        self._stock_scale = stock_scale
-        self._pipe_scale = np.maximum(max_qty, 1.0)[:, None]
+        #: Per-SKU divisor of on hand and backlog in the observation, shape ``(n_skus,)``.
+        self.stock_scale = stock_scale
+        #: Per-SKU divisor of pipeline lots in the observation, shape ``(n_skus, 1)``.
+        self.pipeline_scale = np.maximum(max_qty, 1.0)[:, None]
         self._price_scale = m.price_levels.max(axis=1)
         self._block = block
         high = np.full((n, block), 1.0)
@@ -146,11 +148,11 @@ class InventoryTask:
     def observation(self) -> np.ndarray:
         """The observation (a fresh float32 array, layout in the class docstring)."""
         m, obs = self.model, self._obs
-        obs[:, 0] = m.on_hand / self._stock_scale
-        obs[:, 1 : 1 + self.max_lead] = m.pipeline / self._pipe_scale
+        obs[:, 0] = m.on_hand / self.stock_scale
+        obs[:, 1 : 1 + self.max_lead] = m.pipeline / self.pipeline_scale
         obs[:, 1 + self.max_lead] = m.price / self._price_scale
         if self.backorder:
-            obs[:, -1] = m.backlog / self._stock_scale
+            obs[:, -1] = m.backlog / self.stock_scale
         return obs.reshape(-1).astype(np.float32)
 
     def info(self) -> dict[str, Any]:
