@@ -28,7 +28,7 @@ import numpy as np
 from warehouse_sim.operations.catalogue import Scenario
 
 
-def _poisson_pmf(lam: float, n: int) -> np.ndarray:
+def poisson_pmf(lam: float, n: int) -> np.ndarray:
     """P(D = k) for k = 0..n-1 (computed in log space)."""
     k = np.arange(n)
     log_fact = np.array([math.lgamma(i + 1) for i in range(n)])
@@ -97,7 +97,7 @@ class SingleSkuMdp:
         self.sales_pmf = np.zeros((P, C + 1, C + 1))
         expected_lost = np.zeros((P, C + 1))
         for p, lam in enumerate(self.rates):
-            pmf = _poisson_pmf(lam, d_max)
+            pmf = poisson_pmf(lam, d_max)
             tail = 1.0 - np.concatenate([[0.0], np.cumsum(pmf)])[: C + 1]
             for y in range(C + 1):
                 self.sales_pmf[p, y, :y] = pmf[:y]
@@ -190,7 +190,7 @@ class SingleSkuMdp:
 
     def expected_rewards(self, policy: np.ndarray) -> np.ndarray:
         """Expected one-period profit of each state under a policy table, shape (n_states,)."""
-        C, Q = self.capacity, self.n_q
+        Q = self.n_q
         s = np.arange(self.n_states)
         x, a0 = s // (Q ** self.lead_time), (s // self._rest) % Q
         y = self.stock_after_arrival[x, a0]
@@ -241,7 +241,7 @@ class SingleSkuMdp:
         rng = np.random.default_rng(seed)
         uniforms = rng.random((horizon, episodes))
         d_cap = int(max(self.rates) * 4 + 60)
-        cdf = np.cumsum(np.stack([_poisson_pmf(lam, d_cap) for lam in self.rates]), axis=1)
+        cdf = np.cumsum(np.stack([poisson_pmf(lam, d_cap) for lam in self.rates]), axis=1)
         demand = np.stack([np.searchsorted(cdf[p], uniforms) for p in range(self.n_p)])  # (P, T, E)
         n = policies.shape[0]
         Q, L, C = self.n_q, self.lead_time, self.capacity

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from warehouse_sim.operations.mdp import SingleSkuMdp, _poisson_pmf
+from warehouse_sim.operations.mdp import SingleSkuMdp, poisson_pmf
 
 Method = Literal["q-learning", "sarsa"]
 
@@ -68,7 +68,7 @@ def train_tabular(
     n_a, n_p, n_q = mdp.n_actions, mdp.n_p, mdp.n_q
     sku = mdp.scenario.skus[0]
     d_cap = int(max(mdp.rates) * 4 + 60)
-    cdfs = [np.cumsum(_poisson_pmf(lam, d_cap)).tolist() for lam in mdp.rates]
+    cdfs = [np.cumsum(poisson_pmf(lam, d_cap)).tolist() for lam in mdp.rates]
     prices = (mdp.prices / cfg.reward_scale).tolist()
     order_cost = (mdp.order_cost / cfg.reward_scale).tolist()
     hold, pen = sku.holding_cost / cfg.reward_scale, sku.penalty / cfg.reward_scale
