@@ -173,12 +173,12 @@ def test_resume_from_first_checkpoint_reaches_the_same_timesteps(tmp_path: Path)
 def test_kill_9_during_dqn_training_then_resume_with_replay_buffer(tmp_path: Path) -> None:
     hyperparams = tmp_path / "dqn.yml"
     entry = {
-        "n_timesteps": 6_000,
+        "n_timesteps": 3_000,
         "n_envs": 1,
         "env_kwargs": {"scenario": "reference-single-sku", "continuous": False},
         "policy_kwargs": {"net_arch": [16]},
         "eval_freq": 0,
-        "checkpoint_freq": 500,
+        "checkpoint_freq": 300,
         "final_eval_episodes": 1,
         **TINY_DQN,
     }
@@ -209,11 +209,11 @@ def test_kill_9_during_dqn_training_then_resume_with_replay_buffer(tmp_path: Pat
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "trained 6,000 timesteps" in done.stdout
+    assert "trained 3,000 timesteps" in done.stdout
     from stable_baselines3 import DQN
 
     model = DQN.load(run / "model.zip")
-    assert model.num_timesteps == 6_000
+    assert model.num_timesteps == 3_000
     _, run_info = read_run_config(run)
     assert run_info["sessions"][1]["resumed_from"] == f"checkpoints/{checkpoint.name}"
     assert run_info["sessions"][1]["command"].endswith(f"--resume {run} --no-progress")

@@ -13,6 +13,7 @@ Evaluating an ONNX policy imports neither torch nor Stable-Baselines3.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import warehouse_sim
-from warehouse_sim.policies.base import Policy, check_spaces
+from warehouse_sim.policies.base import Policy, PolicySpaceError, check_spaces
 from warehouse_sim.policies.registry import make_baseline
 
 #: Keys of ``info`` that are not episode KPIs: wrapper bookkeeping, and the inventory
@@ -136,7 +137,12 @@ def load_policy(spec: str, env: gym.Env[Any, Any]) -> Policy:
             raise FileNotFoundError(f"policy not found: {spec} (expected POLICY.onnx, MODEL.zip or baseline:NAME)")
         else:
             raise ValueError(f"cannot tell what kind of policy {spec} is (expected POLICY.onnx, MODEL.zip or baseline:NAME)")
-    check_spaces(policy, env)
+    try:
+        check_spaces(policy, env)
+    except PolicySpaceError as exc:
+        exported = getattr(policy, "metadata", {}).get("env_kwargs")
+        hint = f" (it was exported for env kwargs {json.dumps(exported)})" if exported else ""
+        raise PolicySpaceError(f"{exc}{hint}") from None
     return policy
 
 
