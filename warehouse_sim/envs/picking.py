@@ -13,7 +13,8 @@ from warehouse_sim.sim.arm import ArmConfig
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.tasks.picking import (
     DEFAULT_SCENARIO,
-    OBSERVATION_SIZE,
+    OBSERVATION_HIGH,
+    OBSERVATION_LOW,
     PickingConfig,
     PickingRewardConfig,
     PickingTask,
@@ -58,6 +59,9 @@ class PickingEnv(gym.Env[Any, Any]):
     substeps (default 10, so a step is 1/24 s).
 
     ## Observation (``goal_conditioned=False``): ``Box(22,)`` float32
+
+    Bounded by :data:`~warehouse_sim.tasks.picking.OBSERVATION_LOW` / ``_HIGH``
+    (positions +-10 m, velocities +-20 m/s); values beyond are clipped.
 
     | index | meaning | unit |
     |---|---|---|
@@ -174,14 +178,17 @@ class PickingEnv(gym.Env[Any, Any]):
         self.continuous = continuous
         self.goal_conditioned = goal_conditioned
         self.metadata = {**self.metadata, "render_fps": control_hz}
-        flat = gym.spaces.Box(-np.inf, np.inf, shape=(OBSERVATION_SIZE,), dtype=np.float32)
+        flat = gym.spaces.Box(OBSERVATION_LOW, OBSERVATION_HIGH, dtype=np.float32)
         if goal_conditioned:
-            goal = gym.spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
+            goal = gym.spaces.Box(-10.0, 10.0, shape=(3,), dtype=np.float32)
             self.observation_space: gym.Space[Any] = gym.spaces.Dict(
                 {"observation": flat, "achieved_goal": goal, "desired_goal": goal}
             )
         else:
             self.observation_space = flat
+        if goal_conditioned:
+            # Only in this mode: SB3 treats any env with compute_reward as a goal env.
+            self.compute_reward = self._compute_reward
         if continuous:
             self.action_space: gym.Space[Any] = gym.spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         else:
@@ -221,15 +228,17 @@ class PickingEnv(gym.Env[Any, Any]):
         if truncated:
             info["reason"] = "physics_error"
         if self.goal_conditioned:
-            reward = float(self.compute_reward(obs["achieved_goal"], obs["desired_goal"], info))
+            reward = float(self._compute_reward(obs["achieved_goal"], obs["desired_goal"], info))
         else:
             reward = float(outcome.reward)
         if outcome.terminated or truncated:
             self._needs_reset = True
         return obs, reward, outcome.terminated, truncated, info
 
-    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
+    def _compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
         """Sparse goal reward: 0 within ``goal_tolerance`` of the goal, else -1 (vectorised over leading axes).
+
+        Exposed as ``compute_reward`` only with ``goal_conditioned=True`` (for HER).
 
         Args:
             achieved_goal: Target positions, shape (..., 3), metres.
@@ -248,7 +257,7 @@ class PickingEnv(gym.Env[Any, Any]):
             return flat
         return {
             "observation": flat,
-            "achieved_goal": np.array(self.task.item_position, dtype=np.float32),
+            "achieved_goal": np.clip(np.nan_to_num(np.array(self.task.item_position, dtype=np.float32)), -10.0, 10.0),
             "desired_goal": np.array(self.task.goal_position, dtype=np.float32),
         }
 

@@ -37,6 +37,8 @@ TCP_LINK = 11
 CUP_OFFSET = 0.011
 #: Distance (m) a held item may be pulled from its held pose before the seal breaks.
 BREAK_DISTANCE = 0.03
+#: Largest lead (m, per axis) of the TCP target over the TCP.
+MAX_LEAD = 0.04
 #: Gain of the joint position motors (PyBullet's default 0.1 lags a 1/24 s control step).
 POSITION_GAIN = 0.2
 #: Downward TCP orientation (x, y, z, w): the hand's z axis along world -z and its long
@@ -109,10 +111,13 @@ class SuctionArm:
             bc.changeDynamics(self.body, link, linearDamping=0.0, angularDamping=0.0)
         for link in (*FINGER_JOINTS, HAND_LINK):
             bc.changeDynamics(self.body, link, lateralFriction=1.0)
+        self.home_tcp = self.tcp_state()[0]
+        self.target: tuple[float, float, float] = self.home_tcp
         self.hold_home()
 
     def hold_home(self) -> None:
         """Set the motor targets to the home pose and the fingers closed (after a state restore)."""
+        self.target = self.home_tcp
         bc = self.client.bullet
         bc.setJointMotorControlArray(
             self.body, ARM_JOINTS, p.POSITION_CONTROL, targetPositions=self.config.home, forces=self.forces
@@ -134,21 +139,24 @@ class SuctionArm:
         return face, orn, state[6]
 
     def command(self, tcp_position: tuple[float, float, float], delta: tuple[float, float, float]) -> None:
-        """Move the TCP target to ``tcp_position + delta`` (clipped to the workspace).
+        """Move the TCP target by ``delta`` and send the IK joint targets to the motors.
 
-        The IK target of the grasp-target link is the TCP target raised by
-        :data:`CUP_OFFSET` (the tool points down).
+        The target accumulates displacements (so the arm moves the full ``delta`` per
+        step once it tracks), clipped to the workspace box and to at most
+        :data:`MAX_LEAD` metres per axis ahead of the current TCP (no wind-up against
+        an obstacle). The IK target of the grasp-target link is the TCP target raised
+        by :data:`CUP_OFFSET` (the tool points down).
 
         Args:
             tcp_position: Current TCP world position, metres.
             delta: Displacement (dx, dy, dz) in metres, world frame.
         """
         lo, hi = self.config.workspace_low, self.config.workspace_high
-        target = (
-            min(max(tcp_position[0] + delta[0], lo[0]), hi[0]),
-            min(max(tcp_position[1] + delta[1], lo[1]), hi[1]),
-            min(max(tcp_position[2] + delta[2], lo[2]), hi[2]) + CUP_OFFSET,
+        self.target = tuple(  # type: ignore[assignment]
+            min(max(t + d, lo[i], c - MAX_LEAD), hi[i], c + MAX_LEAD)
+            for i, (t, d, c) in enumerate(zip(self.target, delta, tcp_position, strict=True))
         )
+        target = (self.target[0], self.target[1], self.target[2] + CUP_OFFSET)
         bc = self.client.bullet
         q = bc.calculateInverseKinematics(
             self.body,
@@ -198,7 +206,10 @@ class SuctionGripper:
     def release(self) -> None:
         """Remove the suction constraint, if any."""
         if self._constraint is not None:
-            self.arm.client.bullet.removeConstraint(self._constraint)
+            bc = self.arm.client.bullet
+            bc.removeConstraint(self._constraint)
+            for link in FINGER_JOINTS:
+                bc.setCollisionFilterPair(self.arm.body, self.held_body, link, -1, 1)
         self._constraint = None
         self.held_body = None
         self._held_offset = None
@@ -264,5 +275,7 @@ class SuctionGripper:
             parentFrameOrientation=parent_orn,
         )
         bc.changeConstraint(self._constraint, maxForce=self.arm.config.seal_force)
+        for link in FINGER_JOINTS:  # the seal holds it: no contact fight with the cup
+            bc.setCollisionFilterPair(arm, body, link, -1, 0)
         self.held_body = body
         self._held_offset = (rel_pos, rel_orn)

@@ -40,6 +40,10 @@ OBSERVATION_INDEX: dict[str, slice] = {
     "item_size": slice(19, 22),
 }
 
+#: Bounds of the flat observation; values beyond them (an item flung far away) are clipped.
+OBSERVATION_LOW = np.array([-10.0] * 3 + [-20.0] * 3 + [0.0] * 3 + [-10.0] * 3 + [-1.0] * 4 + [-10.0] * 3 + [0.0] * 3, dtype=np.float32)
+OBSERVATION_HIGH = np.array([10.0] * 3 + [20.0] * 3 + [1.0] * 3 + [10.0] * 3 + [1.0] * 4 + [10.0] * 3 + [1.0] * 3, dtype=np.float32)
+
 #: The default scenario whose catalogue stocks the bin.
 DEFAULT_SCENARIO = "catalogue-20"
 
@@ -376,7 +380,11 @@ class PickingTask:
         return phi
 
     def observation(self) -> np.ndarray:
-        """The flat observation, float32 of shape (:data:`OBSERVATION_SIZE`,) (see :data:`OBSERVATION_INDEX`)."""
+        """The flat observation, float32 of shape (:data:`OBSERVATION_SIZE`,) (see :data:`OBSERVATION_INDEX`).
+
+        Clipped to [:data:`OBSERVATION_LOW`, :data:`OBSERVATION_HIGH`]; NaN (only after a
+        physics fault, which ends the episode) reads as 0.
+        """
         tcp = self.tcp_position
         item = self.item_position
         tote = self._tote_floor
@@ -400,7 +408,7 @@ class PickingTask:
         )
         if not np.isfinite(obs).all():
             np.nan_to_num(obs, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return obs
+        return np.clip(obs, OBSERVATION_LOW, OBSERVATION_HIGH, out=obs)
 
     def info(self) -> dict[str, object]:
         """Episode KPIs: ``is_success``, ``dropped``, ``disturbed_items``, ``pick_time_s``, ``target``."""
