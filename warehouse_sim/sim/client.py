@@ -8,6 +8,8 @@ a scene 11-40 ms), so memory stays bounded over any number of resets.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from typing import Any
 
@@ -24,6 +26,10 @@ class GuiInUseError(RuntimeError):
     """Raised when a second GUI client is requested in one process."""
 
 
+class GuiUnavailableError(RuntimeError):
+    """Raised when the GUI is requested on Linux without a display (PyBullet would exit the process)."""
+
+
 class PhysicsClient:
     """A PyBullet client with a fixed time step, named bodies and saved states.
 
@@ -35,6 +41,8 @@ class PhysicsClient:
     Raises:
         GuiInUseError: if ``gui`` is requested while another GUI client is open in
             this process (PyBullet allows only one).
+        GuiUnavailableError: if ``gui`` is requested on Linux with no ``DISPLAY`` (run
+            under ``xvfb-run`` for a virtual one).
         ValueError: if ``time_step`` is not positive.
     """
 
@@ -42,6 +50,10 @@ class PhysicsClient:
         if not time_step > 0:
             raise ValueError(f"time_step must be positive, got {time_step!r}")
         self._gui = gui
+        if gui and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+            raise GuiUnavailableError(
+                "render_mode='human' needs a display: set DISPLAY, or run under `xvfb-run -a`"
+            )
         if gui and not _GUI_LOCK.acquire(blocking=False):
             raise GuiInUseError(
                 "a PyBullet GUI is already open in this process (PyBullet allows one); "

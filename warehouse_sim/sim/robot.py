@@ -4,8 +4,11 @@ Each robot is a primitive cylinder multibody with mass (a URDF robot costs ~10x 
 step). A robot is driven by a linear velocity ``v`` (m/s, along its heading) and an
 angular velocity ``omega`` (rad/s, about world z): at every physics substep the applied
 velocity moves towards the commanded one by at most the acceleration limits times the
-time step, and is written to the body (planar velocity, zero roll/pitch rate; the robot
-has zero friction with the floor so the command is not fought). The physics solver then
+time step, and is written to the body (planar velocity, zero vertical and roll/pitch
+rates). Robots are planar: scenes with robots run with gravity off and the robot rides
+``RIDE_HEIGHT`` above the floor, so the floor takes no part in the contact solver (cheaper,
+and no floor contact history that would make a restored state replay differently); its
+mass still matters in every collision. The physics solver then
 resolves contacts: a robot driven into a rack, a wall or another robot is blocked, and
 the contact is reported by :meth:`DiffDriveRobots.touching`.
 
@@ -26,6 +29,9 @@ from warehouse_sim.sim.client import PhysicsClient
 
 #: Parked robots (not placed by a reset) wait here, far outside any layout, spaced apart.
 PARKING_ORIGIN = (-50.0, -50.0)
+#: Gap in metres between the floor and a robot's underside. Robot scenes run with
+#: gravity off (see the module docstring), so the floor never enters the contact solver.
+RIDE_HEIGHT = 0.02
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class DiffDriveRobots:
         self.client = client
         self.params = params or RobotParams()
         self.n = int(n)
+        self._z0 = self.params.height / 2 + RIDE_HEIGHT
         bc = client.bullet
         pr = self.params
         col = bc.createCollisionShape(p.GEOM_CYLINDER, radius=pr.radius, height=pr.height)
@@ -102,7 +109,6 @@ class DiffDriveRobots:
                               linearDamping=0.0, angularDamping=0.0)
             client.add_body(f"{name_prefix}{i}", body)
             self.ids.append(body)
-        self._z0 = pr.height / 2
         self._target = np.zeros((self.n, 2))  # commanded (v, omega)
         self._applied = np.zeros((self.n, 2))  # acceleration-limited (v, omega) written to the bodies
         self._reset_velocity = bc.resetBaseVelocity
@@ -111,7 +117,7 @@ class DiffDriveRobots:
         self._contacts = bc.getContactPoints
 
     def _parking(self, i: int) -> tuple[float, float, float]:
-        return PARKING_ORIGIN[0] - 2.0 * i, PARKING_ORIGIN[1], self.params.height / 2
+        return PARKING_ORIGIN[0] - 2.0 * i, PARKING_ORIGIN[1], self._z0
 
     # ------------------------------------------------------------------ placing
     def place(self, index: int, x: float, y: float, yaw: float) -> None:
@@ -121,6 +127,11 @@ class DiffDriveRobots:
         bc.resetBaseVelocity(self.ids[index], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         self._target[index] = 0.0
         self._applied[index] = 0.0
+
+    @property
+    def z0(self) -> float:
+        """Height in metres of a robot's centre above the floor."""
+        return self._z0
 
     def park(self, index: int) -> None:
         """Move robot ``index`` out of the layout, at rest."""

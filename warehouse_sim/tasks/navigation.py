@@ -154,7 +154,7 @@ class NavigationTask:
         self.dt = 1.0 / config.control_hz
         self._ticks = config.drive_hz // config.control_hz
         self._substeps_per_tick = config.physics_hz // config.drive_hz
-        self.client = PhysicsClient(gui=gui, time_step=1.0 / config.physics_hz)
+        self.client = PhysicsClient(gui=gui, time_step=1.0 / config.physics_hz, gravity=0.0)  # planar robots
         try:
             self.world: World = build_world(self.client, self.layout)
             n = 1 + config.n_obstacle_robots
@@ -210,6 +210,9 @@ class NavigationTask:
         """Start an episode: restore the saved scene and draw start, goal and traffic from ``rng``."""
         cfg = self.config
         self.client.restore_state(self._initial_state)
+        # the restored state parks every robot away from everything: one collision pass
+        # drops the contact pairs of the last episode, so this one replays identically
+        self.client.bullet.performCollisionDetection()
         self.goal = self._random_pick_face(rng)
         self.goal_field = self.field_for(self.goal.cell)
         dist = self.goal_field.cells_dist
@@ -291,7 +294,7 @@ class NavigationTask:
             for _ in range(self._substeps_per_tick):
                 step()
         poses = self.robots.poses()
-        if not np.isfinite(poses).all() or np.abs(poses[:, 3] - robot.height / 2).max() > 0.25:
+        if not np.isfinite(poses).all() or np.abs(poses[:, 3] - self.robots.z0).max() > 0.1:
             return 0.0, False, True, "physics_error"
         self.poses = poses
         self.velocities = self.robots.velocities(poses[:, 2])
