@@ -60,6 +60,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Inventory-v0",),
         "price e/(e-1) x unit cost (nearest level), best (s, S) at that price",
     ),
+    "heuristic": BaselineSpec(
+        "warehouse_sim.policies.fulfilment:make_heuristic_policy",
+        ("warehouse_sim/Fulfilment-v0",),
+        "(s, S) restocking, myopic prices per SKU class, nearest-robot dispatch",
+    ),
     "q-learning": BaselineSpec(
         "warehouse_sim.policies.inventory:make_q_learning_policy",
         ("warehouse_sim/Inventory-v0",),

@@ -1,0 +1,62 @@
+"""The Fulfilment-v0 ``heuristic`` baseline: (s, S) restocking, myopic prices, nearest-robot dispatch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from warehouse_sim.operations.baselines import heuristic_reorder
+from warehouse_sim.policies.base import Policy
+from warehouse_sim.tasks.fulfilment import DISPATCH_RULES
+
+
+class FulfilmentHeuristic(Policy):
+    """A textbook warehouse operator, reading the env's privileged state each epoch.
+
+    * **Price**: per SKU class, the level nearest the mean of its SKUs' myopic levels
+      (the constant-elasticity monopoly price ``e / (e - 1) * unit cost``).
+    * **Restocking**: per SKU, (s, S) with ``s`` = mean lead-time demand at that price
+      plus Poisson safety stock and ``S = s + EOQ``
+      (:func:`warehouse_sim.operations.baselines.heuristic_reorder`). The inventory
+      position is on hand + in the dock + on order - reserved for open orders; when it
+      is at or below ``s``, the smallest order level that reaches ``S`` is ordered (the
+      largest if none does).
+    * **Dispatch**: nearest robot.
+    """
+
+    def __init__(self) -> None:
+        self._env: Any = None
+
+    def reset(self, env: gym.Env[Any, Any]) -> None:
+        """Read the scenario of ``env`` (a Fulfilment-v0 env, possibly wrapped)."""
+        self._env = env.unwrapped
+        task = self._env.task
+        rule = heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True)
+        self.s = rule.s
+        self.order_up_to = rule.order_up_to
+        sku_levels = rule.price_idx
+        self.class_levels = np.array(
+            [int(round(float(sku_levels[task.classes == k].mean()))) for k in range(task.n_classes)], dtype=np.int64
+        )
+
+    def act(self, observation: Any) -> np.ndarray:
+        """Return the MultiDiscrete action for the epoch that starts now (the observation is unused)."""
+        if self._env is None:
+            raise RuntimeError("call reset(env) before act()")
+        m = self._env.task.model
+        position = m.on_hand + m.dock + m.on_order - m.reserved
+        quantities = m.quantity_levels
+        need = self.order_up_to[:, None] - position[:, None]
+        enough = (quantities >= need) & (np.arange(quantities.shape[1])[None, :] < m.n_quantity_levels[:, None])
+        first = np.where(enough.any(axis=1), enough.argmax(axis=1), m.n_quantity_levels - 1)
+        order = np.where(position <= self.s, first, 0)
+        return np.concatenate([self.class_levels, order, [DISPATCH_RULES.index("nearest")]]).astype(np.int64)
+
+
+def make_heuristic_policy(env: gym.Env[Any, Any]) -> FulfilmentHeuristic:
+    """Factory for ``baseline:heuristic`` (Fulfilment-v0)."""
+    policy = FulfilmentHeuristic()
+    policy.reset(env)
+    return policy
