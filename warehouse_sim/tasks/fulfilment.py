@@ -64,9 +64,11 @@ class WarehouseScenario:
 
     Loaded from ``assets/scenarios/warehouse-*.yaml`` by :func:`load_warehouse_scenario`;
     the ``operations`` block there is an operations scenario (catalogue format, see
-    :mod:`warehouse_sim.operations.catalogue`) whose ``base_rate`` is in units per
-    *epoch* and whose ``lead_time`` is in epochs; its ``period_hours`` and ``horizon``
-    are set here from ``epoch_minutes`` and ``shift_hours``.
+    :mod:`warehouse_sim.operations.catalogue`) with rates per *hour*: ``base_rate`` in
+    units per hour and ``holding_cost`` per unit-hour; ``lead_time`` counts epochs. The
+    operations model runs one period per epoch: :meth:`resolved_operations` converts the
+    rates and sets ``period_hours`` and ``horizon`` from ``epoch_minutes`` and
+    ``shift_hours``, so changing the epoch keeps the hourly demand.
 
     Attributes:
         name: Scenario name.
@@ -146,8 +148,12 @@ class WarehouseScenario:
         return int(round(self.shift_hours * 60.0 / self.epoch_minutes))
 
     def resolved_operations(self) -> Scenario:
-        """The operations scenario with ``demand_level``, the epoch as period and the shift as horizon."""
-        skus = tuple(dataclasses.replace(s, base_rate=s.base_rate * self.demand_level) for s in self.operations.skus)
+        """The operations scenario per epoch: ``demand_level`` and hourly rates applied, epoch = period, shift = horizon."""
+        hours = self.epoch_minutes / 60.0
+        skus = tuple(
+            dataclasses.replace(s, base_rate=s.base_rate * self.demand_level * hours, holding_cost=s.holding_cost * hours)
+            for s in self.operations.skus
+        )
         return dataclasses.replace(
             self.operations, skus=skus, period_hours=self.epoch_minutes / 60.0, horizon=self.n_epochs
         )
@@ -489,7 +495,7 @@ class FulfilmentTask:
         self.slot_faces = assign_slots(self.layout, self.ops_scenario)
         self.classes = price_classes(self.ops_scenario, scenario.n_price_classes)
         self.n_classes = int(self.classes.max()) + 1
-        self.client = PhysicsClient(gui=gui, time_step=1.0 / scenario.physics_hz)
+        self.client = PhysicsClient(gui=gui, time_step=1.0 / scenario.physics_hz, gravity=0.0)  # planar robots
         try:
             self.world: World = build_world(self.client, self.layout)
             self.fleet = Fleet(self.client, self.layout, home_cells(self.layout, scenario.n_robots), RobotParams())
