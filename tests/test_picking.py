@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import subprocess
 import sys
 
@@ -391,3 +392,19 @@ def test_her_with_dqn_runs() -> None:
     )
     model.learn(300)
     env.close()
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run -a)")
+def test_human_render_mode_opens_one_gui() -> None:
+    from warehouse_sim.sim.client import GuiInUseError
+
+    env = gym.make(ENV_ID, render_mode="human")
+    try:
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        assert env.render() is None
+        with pytest.raises(GuiInUseError):
+            gym.make(ENV_ID, render_mode="human")
+    finally:
+        env.close()

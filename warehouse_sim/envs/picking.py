@@ -46,8 +46,8 @@ class PickingEnv(gym.Env[Any, Any]):
     The scene (world frame, metres, arm base at the origin): an open shelf bin on a
     pedestal (inner 0.20 x 0.48 m, floor at z = 0.10 m, walls 0.05 m, centre
     (0.55, 0.24)) holding ``n_items`` boxes in a row of 4 slots along y (random slot,
-    jitter and yaw per episode), and a tote on the ground (inner 0.26 x 0.30 m, floor at z = 0.02 m,
-    walls 0.14 m, centre (0.50, -0.28)). Items are the SKUs of the catalogue of an
+    jitter and yaw per episode), and a tote on the ground (inner 0.26 x 0.30 m, floor
+    at z = 0.02 m, walls 0.14 m, centre (0.50, -0.28)). Items are the SKUs of the catalogue of an
     operations scenario (``scenario=``, default ``catalogue-20``): their weights as
     given, their sizes times one scale for the whole catalogue so the largest SKU
     fits a bin slot (0.222 for ``catalogue-20``; ``size_scale=`` overrides it). Each
@@ -82,10 +82,11 @@ class PickingEnv(gym.Env[Any, Any]):
     ## Actions
 
     ``continuous=True``: ``Box(-1, 1, (4,))``: (dx, dy, dz) scaled by ``max_step_m``
-    (a TCP displacement per step, world frame; the target is clipped to the
-    workspace box x in [0.28, 0.78], y in [-0.48, 0.50], z in [0.05, 0.45] m and the
-    IK joint targets to the joint limits) and suction (on when > 0). Values beyond
-    [-1, 1] are clipped to the bound.
+    and suction (on when > 0). Values beyond [-1, 1] are clipped to the bound. The
+    displacement (world frame) moves the TCP target, which is clipped to the
+    workspace box x in [0.28, 0.78], y in [-0.48, 0.50], z in [0.05, 0.45] m and to
+    4 cm ahead of the TCP; inverse kinematics (cup pointing down) turns it into joint
+    targets, clipped to the joint limits, for the joint position motors.
 
     ``continuous=False``: ``Discrete(14)``: index ``2 * move + suction`` with move in
     (stay, +x, -x, +y, -y, +z, -z) at ``max_step_m`` and suction 0 (off) / 1 (on).

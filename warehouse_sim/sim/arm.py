@@ -5,17 +5,19 @@ origin. Its two fingers are held closed; their tips form the suction cup face, a
 tool centre point (TCP) is the centre of that face, pointing down (world -z).
 
 Control (:meth:`SuctionArm.command`): a TCP displacement (dx, dy, dz) in metres is
-added to the current TCP position, clipped to the workspace box, turned into joint
-targets by PyBullet's damped-least-squares inverse kinematics (fixed downward
-orientation, null space pulled toward the home pose), clipped to the joint limits and
-sent to the joint position motors (URDF effort limits). PyBullet then integrates the
-motors over the physics substeps.
+added to the TCP target, which is clipped to the workspace box and to
+:data:`MAX_LEAD` ahead of the TCP, turned into joint targets by PyBullet's
+damped-least-squares inverse kinematics (fixed downward orientation, hand long axis
+along world x, null space pulled toward the home pose), clipped to the joint limits
+and sent to the joint position motors (URDF effort limits, gain
+:data:`POSITION_GAIN`). PyBullet then integrates the motors over the physics substeps.
 
 Suction (:class:`SuctionGripper`): with suction on, the first item the cup (either
 finger link) touches is held by a fixed constraint at the pose it had when touched.
-Items heavier than the payload slip: no constraint is made. A held item that is
-pulled more than :data:`BREAK_DISTANCE` away from its held pose (a collision) breaks
-loose. Suction off releases it.
+Items heavier than the payload slip: no constraint is made. While held, the item does
+not collide with the cup (the seal holds it; contact would fight the constraint). A
+held item that is pulled more than :data:`BREAK_DISTANCE` away from its held pose (a
+collision) breaks loose. Suction off releases it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class ArmConfig:
     """Arm geometry, limits and suction payload.
 
     Attributes:
-        home: Home joint positions of panda_joint1..7 in radians (TCP near (0.48, 0, 0.32)).
+        home: Home joint positions of panda_joint1..7 in radians (TCP near (0.48, 0, 0.31)).
         workspace_low: Lower corner (x, y, z) of the box the TCP target is clipped to, metres.
         workspace_high: Upper corner of that box, metres.
         payload_kg: Heaviest item the suction cup holds; heavier ones slip.
