@@ -244,6 +244,18 @@ def test_target_thrown_off_the_shelf_ends_the_episode_as_lost(env) -> None:
     assert reward <= -task.config.reward.lost
 
 
+def test_diverged_physics_truncates_with_a_reason(env) -> None:
+    env.reset(seed=2)
+    task = env.unwrapped.task
+    body = task.station.item_ids[task.target]
+    task.client.bullet.resetBasePositionAndOrientation(body, (400.0, 0.0, 0.05), (0.0, 0.0, 0.0, 1.0))
+    obs, reward, terminated, truncated, info = env.step(np.zeros(4, dtype=np.float32))
+    assert truncated and not terminated and info["reason"] == "physics_error"
+    assert env.observation_space.contains(obs) and reward == 0.0
+    with pytest.raises(gym.error.ResetNeeded):
+        env.unwrapped.step(np.zeros(4, dtype=np.float32))
+
+
 def test_knocked_off_items_are_counted_and_penalised(env) -> None:
     env.reset(seed=4)
     task = env.unwrapped.task
