@@ -1,0 +1,312 @@
+"""Fulfilment-v0: the interactions of pricing, stock and fleet, invariants, contract details.
+
+Interaction tests run the `warehouse-small` scenario (3 robots, 5-minute epochs) with
+shorter shifts; contract checks run `warehouse-tiny` (1-minute epochs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import subprocess
+import sys
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import warehouse_sim  # noqa: F401 - registers the ids
+from warehouse_sim.envs.fulfilment import FulfilmentEnv
+from warehouse_sim.operations.orders import OrderState
+from warehouse_sim.policies.registry import make_baseline
+from warehouse_sim.tasks.fulfilment import (
+    WorkItem,
+    dispatch_edd,
+    dispatch_fifo,
+    dispatch_nearest,
+    load_warehouse_scenario,
+    warehouse_scenario_from_dict,
+)
+
+ENV_ID = "warehouse_sim/Fulfilment-v0"
+
+
+def _make(**kwargs: Any) -> gym.Env[Any, Any]:
+    kwargs.setdefault("scenario", "warehouse-small")
+    return gym.make(ENV_ID, **kwargs)
+
+
+def _action(env: gym.Env[Any, Any], *, price: int, order: int, rule: int = 0) -> np.ndarray:
+    """Every price class at level ``price``, every SKU at order level ``order`` (clipped)."""
+    task = env.unwrapped.task
+    nvec = env.action_space.nvec
+    c, n = task.n_classes, task.model.n_skus
+    action = np.empty(nvec.size, dtype=np.int64)
+    action[:c] = np.minimum(price, nvec[:c] - 1)
+    action[c : c + n] = np.minimum(order, nvec[c : c + n] - 1)
+    action[-1] = rule
+    return action
+
+
+def _run(env: gym.Env[Any, Any], act: Any, seed: int) -> dict[str, Any]:
+    obs, info = env.reset(seed=seed)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(act(obs))
+        done = terminated or truncated
+    return info
+
+
+# ---------------------------------------------------------------------------- interactions
+def test_lower_price_raises_orders_and_fleet_utilisation() -> None:
+    results = {}
+    for price in (0, 4):
+        env = _make(shift_hours=0.25)
+        info = _run(env, lambda _obs, p=price, e=env: _action(e, price=p, order=0), seed=1)
+        results[price] = (len(env.unwrapped.model.book.orders), info["robot_utilisation"], info["cumulative"]["demand"].sum())
+        env.close()
+    (orders_low, util_low, demand_low), (orders_high, util_high, demand_high) = results[0], results[4]
+    assert demand_low > 2 * demand_high
+    assert orders_low > 1.5 * orders_high
+    assert util_low > 1.5 * util_high
+
+
+def test_fewer_robots_for_the_same_demand_raise_late_orders_and_cycle_time() -> None:
+    results = {}
+    for n_robots in (3, 1):
+        env = _make(shift_hours=0.5, n_robots=n_robots, demand_level=2.0)
+        info = _run(env, lambda _obs, e=env: _action(e, price=2, order=1, rule=1), seed=2)
+        results[n_robots] = info
+        env.close()
+    many, few = results[3], results[1]
+    assert few["cumulative"]["demand"].sum() == many["cumulative"]["demand"].sum()  # same seed, same prices
+    assert few["orders_late"] > many["orders_late"] + 5
+    assert few["order_cycle_time_s"] > 1.5 * many["order_cycle_time_s"]
+    assert few["backlog"] > many["backlog"]
+    assert few["robot_utilisation"] > many["robot_utilisation"]
+
+
+def test_no_replenishment_leads_to_stock_outs_and_lost_sales() -> None:
+    env = _make(shift_hours=0.5, demand_level=2.0)
+    base_price = env.unwrapped.task.n_price_levels // 2
+    never = _run(env, lambda _obs: _action(env, price=int(base_price.min()), order=0), seed=3)
+    policy = make_baseline("heuristic", env)
+    restocked = _run(env, policy.act, seed=3)
+    env.close()
+    assert (never["cumulative"]["on_hand"] == 0).any()
+    assert never["cumulative"]["lost"].sum() > 0
+    assert never["cumulative"]["lost"].sum() > restocked["cumulative"]["lost"].sum()
+    assert never["cumulative"]["ordered"].sum() == 0 and restocked["cumulative"]["ordered"].sum() > 0
+
+
+def test_replenishment_is_sellable_only_after_put_away() -> None:
+    base = load_warehouse_scenario("warehouse-small")
+    skus = list(base.operations.skus)
+    skus[0] = dataclasses.replace(skus[0], initial_on_hand=0)
+    # Stowing takes longer than an epoch, so the lot is still in transit at the epoch's end.
+    scenario = dataclasses.replace(base, stow_seconds=400.0, operations=dataclasses.replace(base.operations, skus=tuple(skus)))
+    env = gym.make(ENV_ID, scenario=scenario)
+    m = env.unwrapped.model
+    env.reset(seed=4)
+    first = _action(env, price=2, order=0)
+    first[env.unwrapped.task.n_classes] = 1  # 10 units of SKU 0, lead time 2 epochs
+    env.step(first)
+    env.step(_action(env, price=2, order=0))
+    _, _, _, _, info = env.step(_action(env, price=2, order=0))  # the lot arrives at the start of this epoch
+    assert info["period"]["received"][0] == 10
+    assert m.dock[0] == 10 and m.on_hand[0] == 0 and m.reserved[0] == 0
+    assert info["cumulative"]["sales"][0] == 0
+    env.step(_action(env, price=2, order=0))  # the stow completes during this epoch
+    assert m.dock[0] == 0
+    assert m.on_hand[0] + m.in_process[0] + env.unwrapped.task.model.ledger.totals()[0][1][0] == 10
+    env.close()
+
+
+# ---------------------------------------------------------------------------- invariants
+@pytest.mark.parametrize("seed", [11, 12])
+def test_invariants_hold_over_random_shifts(seed: int) -> None:
+    env = _make()
+    task = env.unwrapped.task
+    layout = task.layout
+    radius = task.fleet.params.radius
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    states: dict[int, OrderState] = {}
+    total_reward = 0.0
+    for _ in range(2 * env.unwrapped.scenario.n_epochs):
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        total_reward += reward
+        task.model.check_invariants()  # units, reservations, in-process, demand split, capacities
+        scale = task.ops_scenario.reward_scale
+        assert total_reward * scale == pytest.approx(info["cumulative"]["profit"], rel=1e-9, abs=1e-6)
+        for order in task.model.book.orders.values():
+            before = states.get(order.id)
+            if before in (OrderState.SHIPPED, OrderState.LOST):
+                assert order.state is before, f"terminal order {order.id} left {before.name}"
+            if order.state is OrderState.SHIPPED:
+                assert order.picked.all(), f"order {order.id} shipped before all its lines were picked"
+            states[order.id] = order.state
+        shipped = sum(1 for o in task.model.book.orders.values() if o.state is OrderState.SHIPPED)
+        assert info["orders_shipped"] == shipped
+        assert info["backlog"] == sum(1 for o in task.model.book.orders.values() if o.state not in (OrderState.SHIPPED, OrderState.LOST))
+        for x, y, _, _ in task.fleet.robots.poses():  # no robot footprint inside a rack or wall
+            for r, c in np.argwhere(layout.occupancy):
+                dx = max(c * layout.cell_size - x, 0.0, x - (c + 1) * layout.cell_size)
+                dy = max(r * layout.cell_size - y, 0.0, y - (r + 1) * layout.cell_size)
+                assert dx * dx + dy * dy >= (0.9 * radius) ** 2
+        if terminated or truncated:
+            assert not terminated
+            total_reward = 0.0
+            states.clear()
+            env.reset()
+    env.close()
+
+
+# ---------------------------------------------------------------------------- contract
+def test_checkers_pass() -> None:
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = _make(scenario="warehouse-tiny")
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=True)
+    env.close()
+
+
+def _digest(seed: int, n: int) -> str:
+    env = gym.make(ENV_ID, scenario="warehouse-tiny")
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    h = hashlib.sha256(obs.tobytes())
+    for _ in range(n):
+        obs, reward, _, _, info = env.step(env.action_space.sample())
+        h.update(obs.tobytes())
+        h.update(np.float64(reward).tobytes())
+        h.update(np.float64(info["distance_m"]).tobytes())
+    env.close()
+    return h.hexdigest()
+
+
+def test_seeded_determinism_in_one_process_and_across_processes() -> None:
+    first, second = _digest(5, 6), _digest(5, 6)
+    assert first == second
+    assert _digest(6, 6) != first
+    code = "import sys; sys.path.insert(0, 'tests'); from test_fulfilment import _digest; print(_digest(5, 6))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == first
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_robots": 0}, "n_robots"),
+        ({"n_robots": 50}, "n_robots"),
+        ({"layout": "huge"}, "layout"),
+        ({"demand_level": -1.0}, "demand_level"),
+        ({"shift_hours": 0.31}, "shift_hours"),
+        ({"epoch_minutes": 0}, "epoch_minutes"),
+        ({"driver": "policy:nav.onnx"}, "driver"),
+        ({"render_mode": "ascii"}, "render_mode"),
+        ({"scenario": 3}, "scenario"),
+    ],
+)
+def test_invalid_arguments_raise_value_error_naming_them(kwargs: dict[str, Any], name: str) -> None:
+    kwargs.setdefault("scenario", "warehouse-tiny")
+    with pytest.raises(ValueError, match=name):
+        FulfilmentEnv(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("patch", "name"),
+    [
+        ({"surprise": 1}, "surprise"),
+        ({"pick_seconds": -1}, "pick_seconds"),
+        ({"express_fraction": 1.5}, "express_fraction"),
+        ({"drive_hz": 7}, "drive_hz"),
+        ({"control_hz": 3}, "control_hz"),
+        ({"operations": {"skus": []}}, "skus"),
+    ],
+)
+def test_scenario_validators_name_the_field(patch: dict[str, Any], name: str) -> None:
+    import yaml
+
+    from warehouse_sim.assets import asset_path
+
+    data = yaml.safe_load(asset_path("scenarios/warehouse-small.yaml").read_text())
+    data.update(patch)
+    with pytest.raises(ValueError, match=name):
+        warehouse_scenario_from_dict(data)
+
+
+def test_invalid_actions_raise_and_change_nothing() -> None:
+    env = _make(scenario="warehouse-tiny")
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(env.action_space.sample())
+    env.reset(seed=0)
+    task = env.unwrapped.task
+    good = env.action_space.sample()
+    bad_actions = [good[:-1], np.where(np.arange(good.size) == 0, env.action_space.nvec[0], good),
+                   good.astype(float) + 0.5, np.full(good.size, np.nan), -np.ones(good.size, dtype=np.int64)]
+    for bad in bad_actions:
+        with pytest.raises(ValueError):
+            env.step(bad)
+        assert task.epoch == 0 and task.now_s == 0.0 and task.model.period == 0
+    env.step(good)
+    assert task.epoch == 1
+    env.close()
+    env.close()
+    with pytest.raises(RuntimeError):
+        env.step(good)
+
+
+def test_rgb_array_render_and_bare_physics_step() -> None:
+    env = _make(scenario="warehouse-tiny", render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    image = env.render()
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and image.std() > 10
+    epoch = env.unwrapped.task.epoch
+    env.unwrapped.bare_physics_step()
+    assert env.unwrapped.task.epoch == epoch
+    env.close()
+
+
+def test_heuristic_beats_random_on_the_tiny_warehouse() -> None:
+    env = _make(scenario="warehouse-tiny")
+    heuristic = make_baseline("heuristic", env)
+    random = make_baseline("random", env)
+    profit = {}
+    for name, policy in (("heuristic", heuristic), ("random", random)):
+        obs, _ = env.reset(seed=8)
+        policy.reset(env)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            done = terminated or truncated
+        profit[name] = info["cumulative"]["profit"]
+    env.close()
+    assert profit["heuristic"] > profit["random"]
+
+
+# ---------------------------------------------------------------------------- dispatch rules
+def _items() -> list[WorkItem]:
+    return [
+        WorkItem("pick", 0, 1, ready_s=10.0, due_s=900.0, source=((5, 5),), order_id=0, line=0),
+        WorkItem("pick", 1, 1, ready_s=20.0, due_s=300.0, source=((1, 1),), order_id=1, line=0),
+        WorkItem("putaway", 2, 5, ready_s=0.0, due_s=3600.0, source=((8, 8),)),
+    ]
+
+
+def _distance(robot: int, item: WorkItem) -> float:
+    position = {0: (1, 2), 1: (8, 7)}[robot]
+    cell = item.source[0]
+    return abs(cell[0] - position[0]) + abs(cell[1] - position[1])
+
+
+def test_dispatch_rules() -> None:
+    items = _items()
+    assert dispatch_fifo(items, [0, 1], _distance) == [(0, 2), (1, 0)]  # oldest first
+    assert dispatch_edd(items, [0, 1], _distance) == [(0, 1), (1, 0)]  # earliest due first
+    assert sorted(dispatch_nearest(items, [0, 1], _distance)) == [(0, 1), (1, 2)]  # each its nearest
+    assert dispatch_fifo(items, [], _distance) == [] and dispatch_nearest([], [0], _distance) == []
