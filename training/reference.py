@@ -49,7 +49,7 @@ class Reference:
         algo: ``ppo``, ``dqn`` or ``qrdqn``.
         env_id: Environment id; hyperparameters are this entry of ``<algo>.yml``.
         env_kwargs: Merged over the hyperparameter file's ``env_kwargs``.
-        timesteps: Training budget (overrides the file's ``n_timesteps``).
+        timesteps: Training budget; ``None``: the file's ``n_timesteps``.
         against: The baseline the report compares with.
         extra_baselines: Further baselines whose means the summary reports.
         target: ``"navigation"`` or ``"inventory"`` (see :func:`meets_target`).
@@ -62,7 +62,7 @@ class Reference:
     algo: str
     env_id: str
     env_kwargs: Mapping[str, Any]
-    timesteps: int
+    timesteps: int | None
     against: str
     target: str
     extra_baselines: tuple[str, ...] = ()
@@ -75,25 +75,29 @@ REFERENCES: dict[str, Reference] = {
     r.name: r
     for r in (
         Reference(
+            # ppo.yml's own budget is the quick laptop run of `warehouse-sim train`.
             "ppo-navigation", "ppo", NAV, {"layout": "small"}, 1_000_000, "baseline:astar", "navigation",
             min_success=0.95, min_spl_ratio=0.85,
         ),
         Reference(
-            "dqn-navigation", "dqn", NAV, {"layout": "small", "continuous": False}, 1_000_000, "baseline:astar",
+            "dqn-navigation", "dqn", NAV, {"layout": "small", "continuous": False}, None, "baseline:astar",
             "navigation", min_success=0.90,
         ),
         Reference(
-            "ppo-inventory", "ppo", INV, {"scenario": "reference-single-sku"}, 1_000_000, "baseline:optimal",
+            "ppo-inventory", "ppo", INV, {"scenario": "reference-single-sku"}, None, "baseline:optimal",
             "inventory", extra_baselines=("baseline:sS",), min_profit_ratio=0.99,
         ),
         Reference(
-            "dqn-inventory", "dqn", INV, {"scenario": "reference-single-sku", "continuous": False}, 1_000_000,
+            "dqn-inventory", "dqn", INV, {"scenario": "reference-single-sku", "continuous": False}, None,
             "baseline:optimal", "inventory", extra_baselines=("baseline:sS",), min_profit_ratio=0.97,
         ),
     )
 }  # fmt: skip
 
 PROFIT = "cumulative.profit"
+#: Least timesteps between the periodic evaluations of a reference run (each costs up to
+#: n_eval_episodes full episodes).
+EVAL_FREQ = 50_000
 
 
 def meets_target(ref: Reference, kpis: Mapping[str, float], baseline: Mapping[str, float], extra: Mapping[str, Mapping[str, float]]) -> bool:
@@ -122,7 +126,10 @@ def run_reference(
     run_dir = runs / ref.name
     config = load_train_config(ref.algo, ref.env_id)
     config = config.with_overrides(
-        n_timesteps=timesteps or ref.timesteps, n_envs=n_envs, env_kwargs={**config.env_kwargs, **ref.env_kwargs}
+        n_timesteps=timesteps or ref.timesteps,
+        n_envs=n_envs,
+        env_kwargs={**config.env_kwargs, **ref.env_kwargs},
+        eval_freq=max(config.eval_freq, EVAL_FREQ) if timesteps is None else None,
     )
     env_kwargs = dict(config.env_kwargs)
 
