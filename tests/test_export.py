@@ -27,6 +27,7 @@ KINDS = {
     "ppo-discrete": ("ppo", NAV, {"continuous": False}, True),
     "dqn": ("dqn", NAV, {"continuous": False}, False),
     "ppo-multidiscrete": ("ppo", INV, {"scenario": "catalogue-20", "continuous": False}, True),
+    "qrdqn": ("qrdqn", INV, {"scenario": "reference-single-sku", "continuous": False}, False),
 }
 
 
