@@ -108,8 +108,8 @@ class WarehouseScenario:
     express_fraction: float = 0.2
     express_due_minutes: float = 20.0
     n_price_classes: int = 3
-    physics_hz: int = 60
-    drive_hz: int = 20
+    physics_hz: int = 30
+    drive_hz: int = 10
     control_hz: int = 10
 
     def __post_init__(self) -> None:
