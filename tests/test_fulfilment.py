@@ -266,9 +266,11 @@ def test_rgb_array_render_and_bare_physics_step() -> None:
     env.step(env.action_space.sample())
     image = env.render()
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and image.std() > 10
-    epoch = env.unwrapped.task.epoch
-    env.unwrapped.bare_physics_step()
-    assert env.unwrapped.task.epoch == epoch
+    task = env.unwrapped.task
+    epoch, poses = task.epoch, task.fleet.robots.poses()
+    env.unwrapped.bare_physics_step()  # physics only: no epoch passes, the scene is restored
+    assert task.epoch == epoch
+    np.testing.assert_array_equal(task.fleet.robots.poses(), poses)
     env.close()
 
 

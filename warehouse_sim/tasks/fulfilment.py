@@ -594,9 +594,25 @@ class FulfilmentTask:
                 step()
 
     def bare_physics(self) -> None:
-        """The physics work of one epoch without any task logic (for ``warehouse-sim bench``)."""
-        for _ in range(self._controls_per_epoch):
+        """The PyBullet work of one epoch without any task logic (for ``warehouse-sim bench``).
+
+        The same velocity writes and substeps, one pose read per robot per control tick
+        and one contact query per robot per simulated minute, with the robots' current
+        commands. The physics state is saved before and restored after, so the episode
+        continues where it was (only the robots' acceleration-limited velocities keep
+        the values they slewed to).
+        """
+        bc = self.client.bullet
+        state = bc.saveState()
+        robots, contacts = self.fleet.robots, bc.getContactPoints
+        for tick in range(1, self._controls_per_epoch + 1):
+            robots.poses()
             self._physics_control_interval()
+            if tick % self._controls_per_ops == 0:
+                for body in robots.ids:
+                    contacts(bodyA=body)
+        bc.restoreState(stateId=state)
+        bc.removeState(state)
 
     def _diverged(self) -> bool:
         poses = self.fleet.robots.poses()
