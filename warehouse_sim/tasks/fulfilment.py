@@ -252,7 +252,7 @@ def assign_slots(layout: Layout, scenario: Scenario) -> list[tuple[Cell, ...]]:
     for rack in layout.racks:
         for slot in range(rack.n_slots):
             faces = tuple(f.cell for f in layout.slot_faces(rack.rack_id, slot))
-            dist = min(planner.distance(station, f) or 10**9 for f in faces)
+            dist = min(_or_far(planner.distance(station, f)) for f in faces)
             slots.append((dist, rack.rack_id, slot, faces))
     if len(slots) < scenario.n_skus:
         raise ValueError(f"layout {layout.name!r} has {len(slots)} rack slots for {scenario.n_skus} SKUs")
@@ -262,6 +262,11 @@ def assign_slots(layout: Layout, scenario: Scenario) -> list[tuple[Cell, ...]]:
     for rank, i in enumerate(order):
         out[i] = slots[rank][3]
     return out
+
+
+def _or_far(distance: int | None) -> int:
+    """A grid distance, with unreachable (None) as a very large number."""
+    return 10**9 if distance is None else distance
 
 
 def price_classes(scenario: Scenario, n_classes: int) -> np.ndarray:
@@ -409,7 +414,7 @@ class Fleet:
         """
         planner = self.planner
         here = planner.cell(robot)
-        options = sorted((planner.distance(here, g) or 0, g) for g in goals if planner.goal_available(g, robot))
+        options = sorted((_or_far(planner.distance(here, g)), g) for g in goals if planner.goal_available(g, robot))
         step = int(now_s / self.step_s)
         for _, goal in options:
             if planner.plan(robot, goal, step) is not None:
@@ -732,7 +737,7 @@ class FulfilmentTask:
 
         def distance(r: int, item: WorkItem) -> float:
             here = planner.cell(r)
-            return min(planner.distance(here, c) or 0 for c in item.source)
+            return min(_or_far(planner.distance(here, c)) for c in item.source)
 
         pairs = DISPATCH[DISPATCH_RULES[self.rule]](self.items, free, distance)
         taken = []
