@@ -125,15 +125,16 @@ class GoalField:
         occupancy = layout.occupancy
         self.cells_dist = distance_field(occupancy, goal) * layout.cell_size
         n_rows, n_cols = occupancy.shape
-        nxt = np.full((n_rows, n_cols, 2), -1, dtype=np.int16)
+        # downhill neighbour of each cell as a flat index row * n_cols + col (itself at the goal)
+        nxt = np.arange(n_rows * n_cols, dtype=np.int32)
         for r, c in layout.free_cells:
             best, best_d = (int(r), int(c)), self.cells_dist[r, c]
             for cell, _ in _neighbours(occupancy, (int(r), int(c))):
                 if self.cells_dist[cell] < best_d:
                     best, best_d = cell, self.cells_dist[cell]
-            nxt[r, c] = best
-        self._next = nxt.tolist()
-        self._dist_rows = self.cells_dist.tolist()  # nested lists: fast scalar access per step
+            nxt[r * n_cols + c] = best[0] * n_cols + best[1]
+        self._next = nxt
+        self.cells_dist.setflags(write=False)
 
     def nearest_node(self, x: float, y: float) -> tuple[Cell, float]:
         """The free cell near ``(x, y)`` that minimises straight distance + field value.
@@ -146,12 +147,11 @@ class GoalField:
         r, c = self.layout.world_to_cell(x, y)
         n_rows, n_cols = self.cells_dist.shape
         to_world = self.layout.cell_to_world
-        rows = self._dist_rows
+        item = self.cells_dist.item  # scalar access without numpy overhead (this runs every step)
         best, best_total = (r, c), math.inf
         for rr in range(max(r - 1, 0), min(r + 2, n_rows)):
-            row = rows[rr]
             for cc in range(max(c - 1, 0), min(c + 2, n_cols)):
-                d = row[cc]
+                d = item(rr, cc)
                 if d < best_total:
                     cx, cy = to_world(rr, cc)
                     total = d + math.hypot(cx - x, cy - y)
@@ -174,11 +174,12 @@ class GoalField:
 
     def follow(self, row: int, col: int, target: float) -> tuple[float, float]:
         """Centre ``(x, y)`` of the first cell downhill from ``(row, col)`` whose field value is <= ``target`` metres (or the goal)."""
-        r, c = row, col
-        nxt, dist = self._next, self._dist_rows
-        while dist[r][c] > target and (r, c) != self.goal:
-            r, c = nxt[r][c]
-        return self.layout.cell_to_world(r, c)
+        n_cols = self.cells_dist.shape[1]
+        k, goal = row * n_cols + col, self.goal[0] * n_cols + self.goal[1]
+        dist, nxt = self.cells_dist.item, self._next.item
+        while k != goal and dist(k) > target:
+            k = nxt(k)
+        return self.layout.cell_to_world(*divmod(k, n_cols))
 
 
 def segment_clear(layout: Layout, a: tuple[float, float], b: tuple[float, float], *, radius: float) -> bool:
