@@ -98,7 +98,7 @@ def test_acceleration_limits(scene) -> None:  # type: ignore[no-untyped-def]
     robots.place(0, *world.layout.cell_to_world(2, 2), 0.0)
     robots.command_one(0, 5.0, -9.0)  # clipped to the limits
     p = robots.params
-    assert robots._target[0].tolist() == [p.v_max, -p.omega_max]  # noqa: SLF001 - white-box
+    assert robots.targets[0].tolist() == [p.v_max, -p.omega_max]
     robots.apply(1.0 / DRIVE_HZ)
     assert robots.applied[0, 0] == pytest.approx(p.accel_max / DRIVE_HZ)
     assert robots.applied[0, 1] == pytest.approx(-p.alpha_max / DRIVE_HZ)

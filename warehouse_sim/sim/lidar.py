@@ -59,6 +59,7 @@ class Lidar:
         self.client = client
         self.params = params or LidarParams()
         self.angles = np.linspace(0.0, 2.0 * math.pi, self.params.n_rays, endpoint=False)
+        self._ray_test_batch = client.bullet.rayTestBatch
         self._unit = [(math.cos(a), math.sin(a)) for a in self.angles.tolist()]
         self.last_rays: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
 
@@ -84,6 +85,6 @@ class Lidar:
                 starts.append((x + r0 * dx, y + r0 * dy, z))
                 ends.append((x + r1 * dx, y + r1 * dy, z))
         self.last_rays = (starts, ends)
-        hits = self.client.bullet.rayTestBatch(starts, ends)
+        hits = self._ray_test_batch(starts, ends)
         fractions = np.array([h[2] for h in hits]).reshape(poses.shape[0], pr.n_rays)
         return r0 + fractions * (r1 - r0)

@@ -169,6 +169,7 @@ class NavigationTask:
             self.client.close()
             raise
         self._ignore_contacts = frozenset((self.world.floor,))
+        self._step_simulation = self.client.bullet.stepSimulation
         self._fields: dict[tuple[int, int], GoalField] = {}
         self._front_rays = np.abs(np.vectorize(wrap_angle)(self.lidar.angles)) <= math.radians(35)
         self._pursuit = PursuitParams(v_max=min(_TRAFFIC_SPEED, config.robot.v_max), omega_max=config.robot.omega_max)
@@ -287,15 +288,17 @@ class NavigationTask:
         if self._traffic:
             self._drive_traffic()
         tick_dt = 1.0 / cfg.drive_hz
-        step = self.client.bullet.stepSimulation
+        step = self._step_simulation
         x0, y0 = float(self.poses[0, 0]), float(self.poses[0, 1])
         for _ in range(self._ticks):
             self.robots.apply(tick_dt)
             for _ in range(self._substeps_per_tick):
                 step()
         poses = self.robots.poses()
-        if not np.isfinite(poses).all() or np.abs(poses[:, 3] - self.robots.z0).max() > 0.1:
-            return 0.0, False, True, "physics_error"
+        z0 = self.robots.z0
+        for x, y, yaw, z in poses.tolist():  # diverged: NaN/inf pose, or lifted off / sunk through the floor
+            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw) and abs(z - z0) < 0.1):
+                return 0.0, False, True, "physics_error"
         self.poses = poses
         self.velocities = self.robots.velocities(poses[:, 2])
         self.ranges = self.lidar.scan(poses)
