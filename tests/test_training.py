@@ -120,7 +120,12 @@ def test_run_folder_holds_what_design_md_lists(tmp_path: Path) -> None:
     for name in ("model.zip", "config.yaml", "eval.json", "vecnormalize.pkl", "evaluations.jsonl"):
         assert (run / name).is_file(), name
     assert sorted(p.name for p in (run / "monitor").iterdir()) == ["0-0.monitor.csv", "0-1.monitor.csv"]
-    assert any((run / "tb").rglob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (run / "tb").rglob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    assert {"eval/mean_return", "eval/cumulative.profit", "eval/cumulative.fill_rate"} <= set(accumulator.Tags()["scalars"])
     checkpoints = list_checkpoints(run / "checkpoints")
     assert 1 <= len(checkpoints) <= 2  # only the newest two are kept
     assert {p.name for p in checkpoints[-1].iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json"}
