@@ -38,7 +38,7 @@ class AStarPolicy(Policy):
         self._radius = cfg.robot.radius + 0.05
         self._n_rays = cfg.n_rays
         angles = np.linspace(0.0, 2.0 * math.pi, cfg.n_rays, endpoint=False)
-        self._front = np.abs((angles + math.pi) % (2 * math.pi) - math.pi) <= math.radians(25)
+        self._front = np.abs((angles + math.pi) % (2 * math.pi) - math.pi) <= math.radians(40)
         self._stop_range = (cfg.robot.radius + 0.35) / cfg.lidar_range
         self._discrete = np.asarray(DISCRETE_ACTIONS)
         self._follower: PathFollower | None = None

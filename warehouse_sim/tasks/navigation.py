@@ -41,6 +41,7 @@ _AGENT_COLOUR = (0.85, 0.1, 0.1, 1.0)
 _TRAFFIC_COLOUR = (0.15, 0.15, 0.15, 1.0)
 _TRAFFIC_SPEED = 0.6  # m/s, obstacle robots
 _TRAFFIC_STOP_RANGE = 0.7  # m, an obstacle robot waits while something is this close ahead
+_TRAFFIC_PATIENCE = 15  # steps an obstacle robot waits before it picks another destination
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class _Traffic:
     """One obstacle robot's route."""
 
     follower: PathFollower | None = None
+    blocked_steps: int = 0  # consecutive steps spent waiting for an obstacle ahead
 
 
 class NavigationTask:
@@ -259,7 +261,8 @@ class NavigationTask:
         for k, traffic in enumerate(self._traffic):
             i = k + 1
             x, y, yaw = float(self.poses[i, 0]), float(self.poses[i, 1]), float(self.poses[i, 2])
-            if traffic.follower is None or traffic.follower.done(x, y):
+            if traffic.follower is None or traffic.follower.done(x, y) or traffic.blocked_steps > _TRAFFIC_PATIENCE:
+                traffic.blocked_steps = 0
                 face = self._random_pick_face(rng)
                 route = plan_route(self.layout, (x, y), face.cell, radius=self.config.robot.radius + 0.05)
                 traffic.follower = PathFollower(route, self._pursuit) if route else None
@@ -269,6 +272,9 @@ class NavigationTask:
             v, w = traffic.follower.command(x, y, yaw)
             if v > 0 and float(self.ranges[i][self._front_rays].min()) < _TRAFFIC_STOP_RANGE:
                 v = 0.0
+                traffic.blocked_steps += 1
+            else:
+                traffic.blocked_steps = 0
             self.robots.command_one(i, v, w)
 
     def step(self, v_norm: float, omega_norm: float) -> tuple[float, bool, bool, str | None]:
