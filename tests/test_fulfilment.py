@@ -150,6 +150,8 @@ def test_invariants_hold_over_random_shifts(seed: int) -> None:
         shipped = sum(1 for o in task.model.book.orders.values() if o.state is OrderState.SHIPPED)
         assert info["orders_shipped"] == shipped
         assert info["backlog"] == sum(1 for o in task.model.book.orders.values() if o.state not in (OrderState.SHIPPED, OrderState.LOST))
+        # odometry is sampled per control tick: never faster than top speed
+        assert info["distance_m"] <= task.fleet.n * task.fleet.params.v_max * info["sim_time_s"] * 1.01
         for x, y, _, _ in task.fleet.robots.poses():  # no robot footprint inside a rack or wall
             for r, c in np.argwhere(layout.occupancy):
                 dx = max(c * layout.cell_size - x, 0.0, x - (c + 1) * layout.cell_size)
