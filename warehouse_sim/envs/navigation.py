@@ -57,8 +57,9 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
 
     **Episode end**: terminated on arrival (within ``goal_tolerance`` of the pick-face
     centre) and, if ``terminate_on_collision`` (default), at the first collision;
-    truncated by the registered time limit (500 steps) or with ``info["reason"] =
-    "physics_error"`` if the physics diverges.
+    truncated by the registered time limit (500 steps = 50 s, ample for ``small`` and
+    ``medium``; pass ``max_episode_steps=1500`` to ``gym.make`` for ``large``) or with
+    ``info["reason"] = "physics_error"`` if the physics diverges.
 
     **Info**: ``is_success``, ``collisions`` (contact onsets this episode),
     ``path_length`` (metres driven), ``shortest_path_length`` (metres, start to goal),
