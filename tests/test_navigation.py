@@ -65,7 +65,7 @@ def test_astar_actions_are_valid_in_discrete_mode() -> None:
 
 
 def test_cross_process_determinism() -> None:
-    code = f"from tests.test_navigation import _digest; print(_digest(5, 80))"
+    code = "from tests.test_navigation import _digest; print(_digest(5, 80))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(__file__)))
     assert out.stdout.strip().splitlines()[-1] == _digest(5, 80)
