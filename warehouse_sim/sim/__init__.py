@@ -1,5 +1,5 @@
-"""Physics layer: the only code that imports PyBullet. Knows nothing of Gymnasium or money."""
+"""Physics layer: the only code that imports PyBullet. Knows nothing of Gymnasium or money.
 
-from warehouse_sim.sim.client import PhysicsClient
-
-__all__ = ["PhysicsClient"]
+Submodules are imported explicitly (``warehouse_sim.sim.layout`` is numpy-only, so layouts
+and grids are usable without loading PyBullet).
+"""
