@@ -9,7 +9,10 @@ robot's cell at its start step; repeating a cell is a wait. Robots are planned o
 time (prioritised planning), each against the reservations of the robots planned before:
 
 * vertex conflicts: two robots in one cell at one step;
-* edge (swap) conflicts: two robots exchanging cells between two steps;
+* following conflicts: entering a cell that another robot occupies one step before.
+  This also excludes swaps and rotations (robots cycling through each other's cells at
+  once), which are conflict-free on a grid clock but deadlock when each robot must wait
+  for the next one to leave its cell;
 * parking: a robot stays in the last cell of its plan until it is given a new plan, so
   that cell is reserved from the plan's last step on, for ever; a plan may end in a cell
   only if nobody else visits it later.
@@ -18,8 +21,10 @@ Execution (:meth:`FleetPlanner.may_enter`) follows the plans' *order*, not their
 a robot that falls behind (a slow turn, a bump) delays the robots that must pass after
 it but never collides with them: a robot may enter a cell only when every visit of
 another robot to that cell planned for an earlier or the same step has been completed.
-This is the action-dependency execution of Hönig et al. (2019), which is deadlock-free
-for conflict-free plans. Cells are flat indices ``row * n_cols + col`` internally; the
+This is the action-dependency execution of Hönig et al. (2019). It is deadlock-free
+because, without following, every visit a robot waits for was planned for a strictly
+earlier step than the robot's own current step: the robot furthest behind its plan is
+never blocked. Cells are flat indices ``row * n_cols + col`` internally; the
 public methods take and return ``(row, col)`` tuples.
 """
 
@@ -97,6 +102,7 @@ class FleetPlanner:
         self._queues: dict[int, list[tuple[int, int]]] = {}  # cell -> sorted pending (step, robot)
         self._vertex: set[tuple[int, int]] = set()  # pending (step, cell)
         self._edges: set[tuple[int, int, int]] = set()  # (step, from, to) moves step -> step + 1
+        self._entries: set[tuple[int, int]] = set()  # (step, cell): a robot enters cell at step from another
         self._parked: dict[int, tuple[int, int]] = {}  # cell -> (from step, robot)
         for robot, f in enumerate(flat):
             self._add_visit(step, f, robot)
@@ -184,6 +190,7 @@ class FleetPlanner:
             self._add_visit(t0 + k, f, robot)
             if k and path[k - 1] != f:
                 self._edges.add((t0 + k - 1, path[k - 1], f))
+                self._entries.add((t0 + k, f))
         self._parked[g] = (t0 + len(path) - 1, robot)
         return [self._cell(f) for f in path]
 
@@ -193,7 +200,7 @@ class FleetPlanner:
             return None
         queue = self._queues.get(goal)
         goal_free_from = queue[-1][0] + 1 if queue else t0  # nobody visits goal at or after this
-        vertex, edges, parked, moves = self._vertex, self._edges, self._parked, self._moves
+        vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
         t_max = t0 + self.horizon
         counter = 0
         open_heap: list[tuple[int, int, int, int, int]] = [(int(h[start]), 0, counter, start, t0)]
@@ -225,7 +232,12 @@ class FleetPlanner:
                 park = parked.get(nxt)
                 if park is not None and park[0] <= nt:
                     continue
-                if nxt != cell and (t, nxt, cell) in edges:
+                # No following, either way round: a cell is entered only if nobody is in
+                # it one step before, and left before anybody else enters it (this also
+                # rules out swaps and rotations, which would deadlock execution).
+                if nxt != cell and ((t, nxt) in vertex or (t, nxt, cell) in edges):
+                    continue
+                if (nt + 1, nxt) in entries:
                     continue
                 key = (nxt, nt)
                 if key not in parent:
@@ -289,6 +301,7 @@ class FleetPlanner:
         self._remove_visit(k, plan[k - t0], robot)
         if plan[k - t0] != plan[k + 1 - t0]:
             self._edges.discard((k, plan[k - t0], plan[k + 1 - t0]))
+            self._entries.discard((k + 1, plan[k + 1 - t0]))
         self._progress[robot] = k + 1
         return self._cell(plan[k + 1 - t0])
 
