@@ -225,7 +225,6 @@ class PickingTask:
         self.arm = SuctionArm(client, config=config.arm)
         self.gripper = SuctionGripper(self.arm)
         self._initial_state = client.save_state()
-        self._body_to_item = {body: i for i, body in enumerate(self.station.item_ids)}
         tote = config.layout.tote
         self._tote_floor = (tote.center[0], tote.center[1], tote.floor_z)
         self._clear_z = max(config.layout.bin.rim_z, tote.rim_z) + 0.02
