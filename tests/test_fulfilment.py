@@ -134,6 +134,7 @@ def test_invariants_hold_over_random_shifts(seed: int) -> None:
     env.reset(seed=seed)
     states: dict[int, OrderState] = {}
     total_reward = 0.0
+    last_distance = 0.0
     for _ in range(3 * env.unwrapped.scenario.n_epochs // 2):  # a whole shift, a reset, half a shift
         _, reward, terminated, truncated, info = env.step(env.action_space.sample())
         total_reward += reward
@@ -150,8 +151,11 @@ def test_invariants_hold_over_random_shifts(seed: int) -> None:
         shipped = sum(1 for o in task.model.book.orders.values() if o.state is OrderState.SHIPPED)
         assert info["orders_shipped"] == shipped
         assert info["backlog"] == sum(1 for o in task.model.book.orders.values() if o.state not in (OrderState.SHIPPED, OrderState.LOST))
-        # odometry is sampled per control tick: never faster than top speed
+        # odometry is sampled per control tick: never faster than top speed; and the
+        # fleet never freezes (no deadlock) while orders keep arriving
         assert info["distance_m"] <= task.fleet.n * task.fleet.params.v_max * info["sim_time_s"] * 1.01
+        assert info["distance_m"] > last_distance
+        last_distance = info["distance_m"]
         for x, y, _, _ in task.fleet.robots.poses():  # no robot footprint inside a rack or wall
             for r, c in np.argwhere(layout.occupancy):
                 dx = max(c * layout.cell_size - x, 0.0, x - (c + 1) * layout.cell_size)
@@ -160,6 +164,7 @@ def test_invariants_hold_over_random_shifts(seed: int) -> None:
         if terminated or truncated:
             assert not terminated
             total_reward = 0.0
+            last_distance = 0.0
             states.clear()
             env.reset()
     env.close()
