@@ -281,6 +281,24 @@ def test_rgb_array_render_and_bare_physics_step() -> None:
     env.close()
 
 
+def test_physics_fault_truncates_with_the_books_closed() -> None:
+    env = _make(scenario="warehouse-tiny")
+    env.reset(seed=0)
+    task = env.unwrapped.task
+    body = task.fleet.robots.ids[0]
+    task.client.bullet.resetBasePositionAndOrientation(body, (1.5, 1.5, -2.0), (0.0, 0.0, 0.0, 1.0))
+    _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    assert truncated and not terminated and info["reason"] == "physics_error"
+    task.model.check_invariants()
+    assert reward * task.ops_scenario.reward_scale == pytest.approx(info["cumulative"]["profit"])
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(env.action_space.sample())
+    env.reset(seed=0)  # a reset restores the scene
+    _, _, _, truncated, info = env.step(env.action_space.sample())
+    assert not truncated and "reason" not in info
+    env.close()
+
+
 def test_heuristic_beats_random_on_the_tiny_warehouse() -> None:
     env = _make(scenario="warehouse-tiny")
     heuristic = make_baseline("heuristic", env)
@@ -319,3 +337,23 @@ def test_dispatch_rules() -> None:
     assert dispatch_edd(items, [0, 1], _distance) == [(0, 1), (1, 0)]  # earliest due first
     assert sorted(dispatch_nearest(items, [0, 1], _distance)) == [(0, 1), (1, 2)]  # each its nearest
     assert dispatch_fifo(items, [], _distance) == [] and dispatch_nearest([], [0], _distance) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_warehouse_random_shift_keeps_moving_and_balances(seed: int) -> None:
+    """A whole shift of random decisions on the default scenario (medium, 10 robots)."""
+    env = gym.make(ENV_ID)
+    task = env.unwrapped.task
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    total, last_distance, done = 0.0, 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        total += reward
+        done = terminated or truncated
+        task.model.check_invariants()
+        assert info["distance_m"] > last_distance
+        last_distance = info["distance_m"]
+    assert total * task.ops_scenario.reward_scale == pytest.approx(info["cumulative"]["profit"], rel=1e-9, abs=1e-6)
+    env.close()
