@@ -367,6 +367,14 @@ class Fleet:
         layout: The layout.
         homes: Home cell per robot.
         params: Robot body and drive limits.
+
+    Attributes:
+        robots: The robot bodies.
+        planner: The multi-robot planner (plans, reservations, execution order).
+        step_s: Nominal duration of one plan step in seconds.
+        distance_m: Fleet odometry since reset (metres, sampled per control tick).
+        collisions: New contacts of moving robots since reset.
+        retry_s: Per robot, the simulated time before which a failed plan is not retried.
     """
 
     _ARRIVE_TURN = 0.12  # m: reach a corner cell this close before turning
