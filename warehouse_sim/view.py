@@ -164,10 +164,18 @@ class _PhysicsSink:
         self._overlay: Any | None = None
         self._next = time.perf_counter()
         if live:
-            from warehouse_sim.sim.overlay import TextOverlay
+            from warehouse_sim.sim.overlay import TextOverlay, look_at
 
             client = _physics_client(env)
-            self._overlay = TextOverlay(client) if client is not None else None
+            layout = getattr(env.unwrapped, "layout", None)
+            if client is not None and layout is not None:
+                width, depth = layout.size  # metres
+                look_at(client, target=(width / 2, depth / 2, 0.0), distance=0.9 * max(width, depth), pitch=-65.0)
+                # Lines beyond the far wall, the first farthest (highest on screen).
+                top = depth + 0.3 + 1.0 * _MAX_OVERLAY_KPIS
+                self._overlay = TextOverlay(client, position=(0.05 * width, top, 1.0), line_step=(0.0, -1.0, 0.0))
+            elif client is not None:
+                self._overlay = TextOverlay(client)
 
     def start(self, env: gym.Env[Any, Any]) -> None:
         self._next = time.perf_counter()
