@@ -176,6 +176,11 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         """The :class:`~warehouse_sim.operations.model.OperationsModel` (privileged state for baselines)."""
         return self.task.model
 
+    @property
+    def sim_seconds_per_step(self) -> float:
+        """Simulated seconds one ``step`` advances (one epoch)."""
+        return self.scenario.epoch_minutes * 60.0
+
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Start a shift: initial stock, empty books, robots at home, base prices, FIFO."""
