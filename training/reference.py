@@ -98,6 +98,9 @@ PROFIT = "cumulative.profit"
 #: Least timesteps between the periodic evaluations of a reference run (each costs up to
 #: n_eval_episodes full episodes).
 EVAL_FREQ = 50_000
+#: Least episodes per periodic evaluation: 20 seeds proved optimistic (a policy at 100%
+#: on seeds 0..19 had 89% on seeds 0..99), and they decide the time to target.
+EVAL_EPISODES = 50
 
 
 def meets_target(ref: Reference, kpis: Mapping[str, float], baseline: Mapping[str, float], extra: Mapping[str, Mapping[str, float]]) -> bool:
@@ -130,6 +133,7 @@ def run_reference(
         n_envs=n_envs,
         env_kwargs={**config.env_kwargs, **ref.env_kwargs},
         eval_freq=max(config.eval_freq, EVAL_FREQ) if timesteps is None else None,
+        n_eval_episodes=max(config.n_eval_episodes, EVAL_EPISODES),
     )
     env_kwargs = dict(config.env_kwargs)
 
