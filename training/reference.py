@@ -185,7 +185,7 @@ def run_reference(
 
 def _row(ref: Reference, report: Mapping[str, Any], extra: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     info = report["reference"]
-    row: dict[str, Any] = {"name": ref.name, "algo": ref.algo.upper(), "env": ref.env_id, **info}
+    row: dict[str, Any] = {**info, "name": ref.name, "algo": ref.algo.upper(), "env": ref.env_id}
     if ref.target == "navigation":
         row["success"] = report["kpis"]["is_success"]["mean"]
         row["spl"] = report["kpis"]["spl"]["mean"]
