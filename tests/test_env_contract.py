@@ -24,7 +24,7 @@ ACTION_MODES: dict[str, tuple[dict[str, Any], ...]] = {
     "warehouse_sim/Navigation-v0": ({}, {"continuous": False}),
     "warehouse_sim/Picking-v0": ({}, {"continuous": False}),
     "warehouse_sim/Inventory-v0": ({}, {"continuous": False}),
-    "warehouse_sim/Fulfilment-v0": ({},),
+    "warehouse_sim/Fulfilment-v0": ({"scenario": "warehouse-tiny"},),
 }
 
 #: Steps per seeded rollout; envs whose step simulates a long period get fewer.

@@ -6,7 +6,9 @@ state reads, the same number of ``stepSimulation`` substeps, the same contact qu
 the same ``rayTestBatch``) with precomputed arguments and no env, task or wrapper code.
 The overhead ratio is then ``time(env.step) / time(bare_physics_step)``, both measured in
 one process on the same scene, so machine noise mostly cancels. Envs without physics
-(no ``bare_physics_step``) report ``None`` for the bare rate and the ratio.
+(no ``bare_physics_step``) report ``None`` for the bare rate and the ratio. Envs that
+expose ``sim_seconds_per_step`` (simulated seconds one step advances) also get the
+simulation speed in simulated seconds per wall second.
 
 Env steps are timed through ``gym.make`` (its wrappers included) with random actions from
 the action space seeded with ``seed``, headless (``render_mode=None``), resetting when an
@@ -86,8 +88,7 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
             t0 = perf()
             env.reset()
             reset_times.append(perf() - t0)
-        dt = getattr(env.unwrapped, "config", None)
-        control_hz = getattr(dt, "control_hz", None)
+        sim_dt = getattr(env.unwrapped, "sim_seconds_per_step", None)
     finally:
         env.close()
     steps_per_s = steps / env_time
@@ -98,7 +99,7 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
         "steps_per_s": steps_per_s,
         "bare_physics_steps_per_s": steps / bare_time if bare_time else None,
         "overhead_ratio": env_time / bare_time if bare_time else None,
-        "sim_seconds_per_wall_second": steps_per_s / control_hz if control_hz else None,
+        "sim_seconds_per_wall_second": steps_per_s * sim_dt if sim_dt else None,
         "reset_ms": float(np.median(reset_times) * 1e3),
         "versions": _versions(),
     }

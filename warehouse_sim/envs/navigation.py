@@ -226,6 +226,11 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
         waypoint = task.route_waypoint() if task.goal is not None and self.config.route_hint else None
         return self._renderer.render(task.poses, goal=goal, waypoint=waypoint)
 
+    @property
+    def sim_seconds_per_step(self) -> float:
+        """Simulated seconds one ``step`` advances (``1 / control_hz``)."""
+        return 1.0 / self.config.control_hz
+
     def bare_physics_step(self) -> None:
         """The PyBullet work of one :meth:`step` without env code (benchmark protocol of :mod:`warehouse_sim.bench`)."""
         self._check_open()

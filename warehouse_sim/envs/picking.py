@@ -295,6 +295,11 @@ class PickingEnv(gym.Env[Any, Any]):
         width, height = RENDER_SIZE
         return self.task.station.camera_image(width, height)
 
+    @property
+    def sim_seconds_per_step(self) -> float:
+        """Simulated seconds one ``step`` advances (``1 / control_hz``)."""
+        return 1.0 / self.config.control_hz
+
     def bare_physics_step(self) -> None:
         """The PyBullet work of one :meth:`step` without env code (benchmark protocol of :mod:`warehouse_sim.bench`).
 
