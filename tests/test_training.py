@@ -26,15 +26,16 @@ TINY_DQN = {"learning_starts": 64, "buffer_size": 2_000, "batch_size": 32, "trai
 
 def _hyperparam_files() -> list[tuple[str, str]]:
     pairs = []
-    for file in sorted(hyperparams_dir().glob("*.yml")):
+    for file in sorted(hyperparams_dir().glob("*.yml")):  # <algo>.yml and <algo>-<purpose>.yml
         for env_id in yaml.safe_load(file.read_text()):
-            pairs.append((file.stem, env_id))
+            pairs.append((file.name, env_id))
     return pairs
 
 
-@pytest.mark.parametrize(("algo", "env_id"), _hyperparam_files())
-def test_every_shipped_entry_loads_into_a_valid_config(algo: str, env_id: str) -> None:
-    config = load_train_config(algo, env_id)
+@pytest.mark.parametrize(("file", "env_id"), _hyperparam_files())
+def test_every_shipped_entry_loads_into_a_valid_config(file: str, env_id: str) -> None:
+    algo = file.removesuffix(".yml").split("-")[0]
+    config = load_train_config(algo, env_id, path=hyperparams_dir() / file)
     assert config.algo == algo and config.env_id == env_id
     assert isinstance(config.n_timesteps, int) and config.n_timesteps >= 1_000
     for key, value in config.algo_kwargs.items():

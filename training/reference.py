@@ -75,8 +75,7 @@ REFERENCES: dict[str, Reference] = {
     r.name: r
     for r in (
         Reference(
-            # ppo.yml's own budget is the quick laptop run of `warehouse-sim train`.
-            "ppo-navigation", "ppo", NAV, {"layout": "small"}, 1_000_000, "baseline:astar", "navigation",
+            "ppo-navigation", "ppo", NAV, {"layout": "small"}, None, "baseline:astar", "navigation",
             min_success=0.95, min_spl_ratio=0.85,
         ),
         Reference(

@@ -89,6 +89,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from warehouse_sim.evaluation import format_report
     from warehouse_sim.training import load_train_config, resume, train
+    from warehouse_sim.training.config import hyperparams_dir
 
     command = shlex.join(["warehouse-sim", *sys.argv[1:]])
     progress = sys.stdout.isatty() if args.progress is None else args.progress
@@ -103,7 +104,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         env_id = args.env or DEFAULT_TRAIN_ENV
         algo = args.algo or "ppo"
         _check_env_id(env_id)
-        config = load_train_config(algo, env_id, path=args.hyperparams)
+        quickstart = args.env is None and args.algo is None and args.hyperparams is None
+        hyperparams = hyperparams_dir() / QUICKSTART_FILE if quickstart else args.hyperparams
+        config = load_train_config(algo, env_id, path=hyperparams)
         config = config.with_overrides(
             n_timesteps=args.timesteps,
             n_envs=args.n_envs,
@@ -122,6 +125,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 #: Options of ``train`` that define a new run (refused together with ``--resume``).
 _TRAIN_RUN_OPTIONS = ("env", "algo", "timesteps", "seed", "n_envs", "out", "hyperparams", "vec_env", "eval_episodes")
 DEFAULT_TRAIN_ENV = "warehouse_sim/Navigation-v0"
+#: Hyperparameters of ``warehouse-sim train`` without --env/--algo/--hyperparams: PPO on
+#: Navigation-v0 for a few minutes on a laptop (ppo.yml holds the 1.2M-step reference).
+QUICKSTART_FILE = "ppo-quickstart.yml"
 
 
 def _check_env_id(env_id: str) -> None:
@@ -235,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train PPO/DQN headless into a run folder",
         description="Train headless with hyperparameters from training/hyperparams/<algo>.yml. "
-        "Without arguments: PPO on warehouse_sim/Navigation-v0 for a few minutes, then its evaluation.",
+        f"Without arguments: PPO on {DEFAULT_TRAIN_ENV} with training/hyperparams/{QUICKSTART_FILE} "
+        "(a few minutes), then its evaluation.",
     )
     p.add_argument("--env", default=None, help=f"environment id (default {DEFAULT_TRAIN_ENV})")
     p.add_argument(
