@@ -86,7 +86,7 @@ def test_train_with_no_arguments_defaults_to_ppo_on_navigation(monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     assert main(["train"]) == 2
     config = seen["config"]
-    assert config.env_id == NAV and config.algo == "ppo" and config.n_timesteps == 200_000
+    assert config.env_id == NAV and config.algo == "ppo" and config.n_timesteps == 300_000
     assert str(seen["out_dir"]).startswith("runs/ppo-Navigation-v0-")
 
 
