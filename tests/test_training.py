@@ -97,6 +97,22 @@ def test_vec_env_auto_uses_dummy_for_one_env() -> None:
     assert config.with_overrides(n_envs=4, vec_env="dummy").resolved_vec_env() == "dummy"
 
 
+def test_subproc_workers_register_the_ids_themselves(tmp_path: Path) -> None:
+    # A forkserver/spawn worker starts from a bare interpreter: the factory must import
+    # warehouse_sim itself (a closure pickled by value does not carry the registration).
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from warehouse_sim.training.config import TrainConfig\n"
+        "from warehouse_sim.training.runner import make_vec_env\n"
+        "config = TrainConfig(env_id=sys.argv[1], algo='ppo', n_timesteps=10, n_envs=2, vec_env='subproc')\n"
+        "venv = make_vec_env(config, run_dir=Path(sys.argv[2]), seed=0, session=0)\n"
+        "assert venv.reset().shape[0] == 2\n"
+        "venv.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", code, INV, str(tmp_path)], check=True, timeout=120)
+
+
 def _tiny_ppo(**changes: object) -> TrainConfig:
     base = TrainConfig(
         env_id=INV,

@@ -139,6 +139,8 @@ def _env_factory(env_id: str, env_kwargs: Mapping[str, Any], monitor_file: str) 
     def make() -> gym.Env[Any, Any]:
         from stable_baselines3.common.monitor import Monitor
 
+        import warehouse_sim  # noqa: F401 - registers the ids in a fresh SubprocVecEnv worker
+
         return Monitor(gym.make(env_id, **kwargs), filename=monitor_file)
 
     return make
