@@ -173,6 +173,21 @@ def test_real_process_error_has_no_traceback(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 2
-    lines = [line for line in out.stderr.splitlines() if line.startswith("warehouse-sim")]
-    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("warehouse-sim evaluate: error:"), out.stderr
+    assert "not found" in out.stderr and out.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_error_after_building_a_physics_env_is_still_one_line(tmp_path: Path) -> None:
+    # PyBullet's native banner and connection chatter must not reach the terminal.
+    inventory_policy = Path(__file__).resolve().parents[1] / "training/results/ppo-inventory/policy.onnx"
+    out = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "evaluate", "--env", NAV, "--policy", str(inventory_policy), "--out", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "space" in out.stderr, out.stderr
+    assert out.stdout == ""
     assert list(tmp_path.iterdir()) == []

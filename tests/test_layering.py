@@ -46,13 +46,14 @@ def _layer(path: Path) -> str:
 
 def _forbidden(layer: str) -> tuple[str, ...]:
     own = "warehouse_sim."
+    pybullet = ("pybullet", "pybullet_data", "pybullet_utils", own + "sim._pybullet")
     rules = {
-        "operations": ("pybullet", "gymnasium", *HEAVY, own + "sim", own + "tasks", own + "envs", own + "policies"),
+        "operations": (*pybullet, "gymnasium", *HEAVY, own + "sim", own + "tasks", own + "envs", own + "policies"),
         "sim": ("gymnasium", *HEAVY, own + "operations", own + "tasks", own + "envs", own + "policies"),
-        "tasks": (*HEAVY, "pybullet", own + "envs", own + "policies", own + "cli"),
-        "envs": (*HEAVY, "pybullet", own + "policies", own + "cli"),
+        "tasks": (*HEAVY, *pybullet, own + "envs", own + "policies", own + "cli"),
+        "envs": (*HEAVY, *pybullet, own + "policies", own + "cli"),
     }
-    return rules.get(layer, ("pybullet",) if layer != "sim" else ())
+    return rules.get(layer, pybullet)
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))

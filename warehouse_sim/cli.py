@@ -311,5 +311,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (CliError, ValueError, TypeError, KeyError, OSError, gym.error.Error) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"warehouse-sim {args.command}: error: {message}", file=sys.stderr)
+        one_line = " ".join(str(message).split())  # e.g. numpy reprs of space bounds span lines
+        print(f"warehouse-sim {args.command}: error: {one_line}", file=sys.stderr)
         return EXIT_USAGE

@@ -54,7 +54,16 @@ def check_spaces(policy: Policy, env: gym.Env[Any, Any]) -> None:
         ("action", policy.action_space, env.action_space),
     ):
         if expected is not None and not _same_space(expected, actual):
-            raise PolicySpaceError(f"policy {kind} space {expected} does not match the env's {actual}")
+            raise PolicySpaceError(
+                f"policy {kind} space {describe_space(expected)} does not match the env's {describe_space(actual)}"
+            )
+
+
+def describe_space(space: gym.Space[Any]) -> str:
+    """A one-line description of ``space`` (Box bounds summarised as their min and max)."""
+    if isinstance(space, gym.spaces.Box):
+        return f"Box(shape={space.shape}, low={space.low.min():g}..{space.low.max():g}, high={space.high.min():g}..{space.high.max():g}, {space.dtype})"
+    return " ".join(str(space).split())
 
 
 def _same_space(a: gym.Space[Any], b: gym.Space[Any]) -> bool:

@@ -25,8 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import pybullet as p
-
+from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 
 #: Arm joint indices (panda_joint1..7) and the finger joints of panda.urdf.

@@ -13,9 +13,7 @@ import sys
 import threading
 from typing import Any
 
-import pybullet as p
-import pybullet_data
-from pybullet_utils.bullet_client import BulletClient
+from warehouse_sim.sim._pybullet import BulletClient, p, pybullet_data, quiet_native_output
 
 # PyBullet allows one GUI connection per process: this lock tracks that process-wide
 # resource (it mirrors PyBullet's own global, it is not simulation state).
@@ -60,7 +58,8 @@ class PhysicsClient:
                 "close the other render_mode='human' environment first"
             )
         try:
-            self._bullet: BulletClient | None = BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+            with quiet_native_output():
+                self._bullet: BulletClient | None = BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         except Exception:
             if gui:
                 _GUI_LOCK.release()

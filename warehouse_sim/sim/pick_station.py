@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
+from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 
 #: Height of the parking spot of unused items (below the ground plane), metres.

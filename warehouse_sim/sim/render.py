@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pybullet as p
 
+from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.layout import DOCK, FREE, RACK, STATION, WALL, Layout
 

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
+from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 
 #: Parked robots (not placed by a reset) wait here, far outside any layout, spaced apart.

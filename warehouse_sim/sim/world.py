@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pybullet as p
-
+from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.layout import DOCK, RACK, STATION, WALL, Layout
 
