@@ -10,6 +10,7 @@ import yaml
 
 from warehouse_sim.assets import asset_path, assets_dir
 from warehouse_sim.operations.catalogue import load_scenario
+from warehouse_sim.tasks.fulfilment import load_warehouse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,8 +28,8 @@ def test_every_scenario_file_loads() -> None:
     assert scenarios
     for path in scenarios:
         assert isinstance(yaml.safe_load(path.read_text()), dict), path
-        if not path.name.startswith("warehouse-"):
-            load_scenario(path.stem)
+        loader = load_warehouse_scenario if path.name.startswith("warehouse-") else load_scenario
+        loader(path.stem)
 
 
 def test_asset_path_names_the_missing_file() -> None:

@@ -251,12 +251,13 @@ def scenario_from_dict(data: Any) -> Scenario:
     return _build(Scenario, data, "scenario", {"skus": skus})
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a scenario by name (``assets/scenarios/<name>.yaml``) or from a YAML file path.
+def read_scenario_yaml(name_or_path: str | Path) -> Any:
+    """Parse the scenario YAML named ``name_or_path``: a bundled name
+    (``assets/scenarios/<name>.yaml``) or a file path. Returns the raw parsed data.
 
     Raises:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
-        ValueError: for malformed YAML or an invalid field (named in the message).
+        ValueError: for malformed YAML.
     """
     path = Path(name_or_path)
     if not path.is_file():
@@ -264,7 +265,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise FileNotFoundError(f"scenario file not found: {name_or_path}")
         path = asset_path(f"scenarios/{name_or_path}.yaml")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ValueError(f"scenario {path.name}: malformed YAML: {exc}") from None
-    return scenario_from_dict(data)
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by name (``assets/scenarios/<name>.yaml``) or from a YAML file path.
+
+    Raises:
+        FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
+        ValueError: for malformed YAML or an invalid field (named in the message).
+    """
+    return scenario_from_dict(read_scenario_yaml(name_or_path))

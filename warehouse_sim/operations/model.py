@@ -453,9 +453,16 @@ class OperationsModel:
         if not np.isfinite(money).all() or (money[1:] < 0).any() or money[0] < 0:
             raise InvariantError(f"money flows must be finite and non-negative: {money}")
 
-    def stocks(self) -> dict[str, np.ndarray]:
-        """End-of-period stock view (fresh arrays): on hand, on order, price."""
-        return {"on_hand": self.on_hand.copy(), "on_order": self.on_order, "price": self.price.copy()}
+    def kpis(self) -> dict[str, dict[str, Any]]:
+        """``{"period": {...}, "cumulative": {...}}``: the ledger's flows (this period's and
+        the sums since reset) plus the current stocks ``on_hand``, ``on_order`` and ``price``
+        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry."""
+        ledger = self.ledger
+        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
+        cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
+        for flows in (period, cumulative):
+            flows.update(on_hand=self.on_hand.copy(), on_order=self.on_order, price=self.price.copy())
+        return {"period": period, "cumulative": cumulative}
 
     # ------------------------------------------------------------------ internals
     def _require_open(self) -> None:

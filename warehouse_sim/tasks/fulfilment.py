@@ -34,11 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from warehouse_sim.assets import asset_path
-from warehouse_sim.operations.catalogue import Scenario, scenario_from_dict
-from warehouse_sim.operations.ledger import PENALTY, Ledger
+from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
+from warehouse_sim.operations.ledger import PENALTY
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.operations.orders import OrderState
 from warehouse_sim.sim.client import PhysicsClient
@@ -193,16 +191,7 @@ def load_warehouse_scenario(name_or_path: str | Path) -> WarehouseScenario:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
         ValueError: for malformed YAML or an invalid field (named in the message).
     """
-    path = Path(name_or_path)
-    if not path.is_file():
-        if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
-            raise FileNotFoundError(f"scenario file not found: {name_or_path}")
-        path = asset_path(f"scenarios/{name_or_path}.yaml")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"scenario {path.name}: malformed YAML: {exc}") from None
-    return warehouse_scenario_from_dict(data)
+    return warehouse_scenario_from_dict(read_scenario_yaml(name_or_path))
 
 
 # ---------------------------------------------------------------------------- floor geometry
@@ -787,13 +776,7 @@ class FulfilmentTask:
 
     def ledger_info(self) -> dict[str, Any]:
         """``{"period": {...}, "cumulative": {...}}`` in the Inventory-v0 shape."""
-        m, ledger = self.model, self.model.ledger
-        on_hand, on_order, price = m.on_hand.copy(), m.pipeline.sum(axis=1), m.price.copy()
-        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
-        period["on_hand"], period["on_order"], period["price"] = on_hand, on_order, price
-        cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
-        cumulative["on_hand"], cumulative["on_order"], cumulative["price"] = on_hand.copy(), on_order.copy(), price.copy()
-        return {"period": period, "cumulative": cumulative}
+        return self.model.kpis()
 
 
 __all__ = [

@@ -15,7 +15,6 @@ from typing import Any, Literal
 import numpy as np
 
 from warehouse_sim.operations.catalogue import Scenario
-from warehouse_sim.operations.ledger import Ledger
 from warehouse_sim.operations.model import OperationsModel
 
 ActionMode = Literal["box", "discrete", "multidiscrete"]
@@ -157,10 +156,4 @@ class InventoryTask:
 
     def info(self) -> dict[str, Any]:
         """KPIs: ``{"period": {...}, "cumulative": {...}}``, see the env docstring."""
-        m, ledger = self.model, self.model.ledger
-        on_hand, on_order, price = m.on_hand.copy(), m.pipeline.sum(axis=1), m.price.copy()
-        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
-        period["on_hand"], period["on_order"], period["price"] = on_hand, on_order, price
-        cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
-        cumulative["on_hand"], cumulative["on_order"], cumulative["price"] = on_hand.copy(), on_order.copy(), price.copy()
-        return {"period": period, "cumulative": cumulative}
+        return self.model.kpis()
