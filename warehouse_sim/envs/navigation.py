@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from warehouse_sim.envs._actions import box_action, discrete_action
 from warehouse_sim.sim.layout import Layout
 from warehouse_sim.sim.render import TopDownRenderer, camera_image
 from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS, NavigationConfig, NavigationTask
@@ -180,23 +180,9 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
 
     def _to_command(self, action: Any) -> tuple[float, float]:
         if self.continuous:
-            try:
-                a = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"action must be a float array of shape (2,), got {action!r}") from None
-            if a.shape != (2,):
-                raise ValueError(f"action must have shape (2,), got shape {a.shape}")
-            v, w = float(a[0]), float(a[1])
-            if not (math.isfinite(v) and math.isfinite(w)):
-                raise ValueError(f"action must be finite, got {action!r}")
-            return min(max(v, -1.0), 1.0), min(max(w, -1.0), 1.0)
-        if isinstance(action, np.ndarray) and action.shape == ():
-            action = action.item()
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-            raise ValueError(f"action must be an integer in [0, {len(DISCRETE_ACTIONS)}), got {action!r}")
-        if not 0 <= action < len(DISCRETE_ACTIONS):
-            raise ValueError(f"action {action} out of range [0, {len(DISCRETE_ACTIONS)})")
-        return DISCRETE_ACTIONS[int(action)]
+            v, w = box_action(action, (2,))
+            return float(v), float(w)
+        return DISCRETE_ACTIONS[discrete_action(action, len(DISCRETE_ACTIONS))]
 
     def _info(self) -> dict[str, Any]:
         task = self.task

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from warehouse_sim.envs._actions import box_action, discrete_action
 from warehouse_sim.sim.arm import ArmConfig
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.tasks.picking import (
@@ -265,26 +265,9 @@ class PickingEnv(gym.Env[Any, Any]):
     def _to_command(self, action: Any) -> tuple[tuple[float, float, float], bool]:
         step = self.config.max_step_m
         if self.continuous:
-            try:
-                a = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"action must be a float array of shape (4,), got {action!r}") from None
-            if a.shape != (4,):
-                raise ValueError(f"action must have shape (4,), got shape {a.shape}")
-            dx, dy, dz, suction = (float(v) for v in a)
-            if not all(math.isfinite(v) for v in (dx, dy, dz, suction)):
-                raise ValueError(f"action must be finite, got {action!r}")
-            return (
-                (step * min(max(dx, -1.0), 1.0), step * min(max(dy, -1.0), 1.0), step * min(max(dz, -1.0), 1.0)),
-                suction > 0.0,
-            )
-        if isinstance(action, np.ndarray) and action.shape == ():
-            action = action.item()
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-            raise ValueError(f"action must be an integer in [0, {len(DISCRETE_ACTIONS)}), got {action!r}")
-        if not 0 <= action < len(DISCRETE_ACTIONS):
-            raise ValueError(f"action {action} out of range [0, {len(DISCRETE_ACTIONS)})")
-        (ux, uy, uz), suction = DISCRETE_ACTIONS[int(action)]
+            dx, dy, dz, suction = box_action(action, (4,))
+            return (step * float(dx), step * float(dy), step * float(dz)), bool(suction > 0.0)
+        (ux, uy, uz), suction = DISCRETE_ACTIONS[discrete_action(action, len(DISCRETE_ACTIONS))]
         return (step * ux, step * uy, step * uz), suction
 
     def render(self) -> np.ndarray | None:
