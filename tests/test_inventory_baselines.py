@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import warehouse_sim  # noqa: F401 - registers the ids
+from warehouse_sim.evaluation import run_episode
 from warehouse_sim.operations import OperationsModel, load_scenario
 from warehouse_sim.operations import baselines as rules
 from warehouse_sim.operations.mdp import SingleSkuMdp
@@ -23,16 +24,8 @@ def mdp() -> SingleSkuMdp:
 
 
 def rollout_profit(env: gym.Env, policy, seeds) -> np.ndarray:  # noqa: ANN001
-    out = []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        policy.reset(env)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy.act(obs))
-            done = terminated or truncated
-        out.append(info["cumulative"]["profit"] / env.unwrapped.horizon)
-    return np.array(out)
+    profits = [run_episode(env, policy, seed).kpis["cumulative.profit"] for seed in seeds]
+    return np.array(profits) / env.unwrapped.horizon
 
 
 def test_relative_value_iteration_satisfies_the_bellman_equation(mdp: SingleSkuMdp) -> None:

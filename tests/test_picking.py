@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import warehouse_sim  # noqa: F401 - registers the ids
+from warehouse_sim.evaluation import run_episode
 from warehouse_sim.envs.picking import DISCRETE_ACTIONS, RENDER_SIZE, PickingEnv
 from warehouse_sim.policies.registry import make_baseline
 from warehouse_sim.tasks.picking import OBSERVATION_SIZE, fit_scale, items_from_scenario
@@ -308,17 +309,9 @@ def test_catalogue_items_are_scaled_to_fit_and_keep_weights() -> None:
 def _run_scripted(env_kwargs: dict, seeds: range) -> tuple[float, list[dict]]:
     env = gym.make(ENV_ID, **env_kwargs)
     policy = make_baseline("scripted", env)
-    infos = []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        policy.reset(env)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy.act(obs))
-            done = terminated or truncated
-        infos.append(info)
+    kpis = [run_episode(env, policy, seed).kpis for seed in seeds]
     env.close()
-    return float(np.mean([i["is_success"] for i in infos])), infos
+    return float(np.mean([k["is_success"] for k in kpis])), kpis
 
 
 def test_scripted_baseline_succeeds_in_99_of_100_seeded_episodes() -> None:

@@ -33,6 +33,7 @@ from warehouse_sim.operations import load_scenario
 from warehouse_sim.operations.baselines import TableRule
 from warehouse_sim.operations.mdp import SingleSkuMdp
 from warehouse_sim.policies.inventory import InventoryRulePolicy
+from warehouse_sim.evaluation import run_episodes
 from warehouse_sim.policies.registry import make_baseline
 
 ENV_ID = "warehouse_sim/Inventory-v0"
@@ -44,16 +45,8 @@ def simulate(env: gym.Env[Any, Any], name: str, episodes: int) -> tuple[float, f
     start = time.perf_counter()
     policy = make_baseline(name, env)
     build = time.perf_counter() - start
-    profits = []
-    for seed in range(episodes):
-        obs, _ = env.reset(seed=seed)
-        policy.reset(env)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(policy.act(obs))
-            done = terminated or truncated
-        profits.append(info["cumulative"]["profit"] / env.unwrapped.horizon)
-    values = np.array(profits)
+    results = run_episodes(env, policy, episodes=episodes)
+    values = np.array([r.kpis["cumulative.profit"] for r in results]) / env.unwrapped.horizon
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size)), build
 
 
