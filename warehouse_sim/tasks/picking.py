@@ -229,18 +229,22 @@ class PickingTask:
         self._tote_floor = (tote.center[0], tote.center[1], tote.floor_z)
         self._clear_z = max(config.layout.bin.rim_z, tote.rim_z) + 0.02
         self.target = 0
-        self.suction_on = False
-        self.steps = 0
-        self.dropped = False
-        self.disturbed_items = 0
-        self.is_success = False
-        self.lost = False
+        self._clear_outcome()
         self._masses: dict[int, float] = {}
         self._others: tuple[int, ...] = ()
         self._potential = 0.0
         self._read()
 
     # ----------------------------------------------------------------- lifecycle
+    def _clear_outcome(self) -> None:
+        """Suction off and the episode's step count and outcome flags back to zero."""
+        self.suction_on = False
+        self.steps = 0
+        self.dropped = False
+        self.disturbed_items = 0
+        self.is_success = False
+        self.lost = False
+
     def reset(self, rng: np.random.Generator) -> None:
         """Start an episode: restore the built scene, place random items, pick a target.
 
@@ -258,12 +262,7 @@ class PickingTask:
         self.target = target
         self._others = others
         self._masses = {self.station.item_ids[i]: self.station.items[i].mass for i in (target, *others)}
-        self.suction_on = False
-        self.steps = 0
-        self.dropped = False
-        self.disturbed_items = 0
-        self.is_success = False
-        self.lost = False
+        self._clear_outcome()
         self._read()
         self._potential = self.potential()
 
