@@ -11,6 +11,7 @@ after ``VecNormalize`` would:
 - PPO with a Discrete / MultiDiscrete action space: the argmax of the logits
   (per dimension): ``int64[batch]`` / ``int64[batch, n_dims]``;
 - DQN: the argmax of the Q-values; QR-DQN: of the mean over quantiles: ``int64[batch]``.
+  (Scores within float32 rounding of a tie may pick either action: see :data:`TIE_MARGIN`.)
 
 The sidecar ``POLICY.json`` records the env id and kwargs, both spaces, the
 normalisation statistics, the library versions and the sha256 of the source model
@@ -50,6 +51,8 @@ from warehouse_sim.policies.sb3_policy import detect_algo, load_sb3_model, resol
 OPSET = 17
 INPUT_NAME = "observation"
 OUTPUT_NAME = "action"
+#: Relative score gaps below this are ties that float32 rounding may break either way.
+TIE_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)
@@ -125,26 +128,38 @@ def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None
                 self.register_buffer("low", torch.as_tensor(action_space.low, dtype=torch.float32))
                 self.register_buffer("high", torch.as_tensor(action_space.high, dtype=torch.float32))
 
-        def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        def _normalised(self, observation: torch.Tensor) -> torch.Tensor:
             obs = observation
             if self.normalise:
                 obs = ((obs.double() - self.obs_mean) / self.obs_std).clamp(-self.clip_obs, self.clip_obs)
-            obs = obs.float()
+            return obs.float()
+
+        def scores(self, observation: torch.Tensor) -> list[torch.Tensor]:
+            """Discrete spaces: the scores argmax picks from, one ``[batch, n_i]`` tensor per action dimension."""
+            obs = self._normalised(observation)
             if algo == "dqn":
-                return torch.argmax(self.policy.q_net(obs), dim=1)
+                return [self.policy.q_net(obs)]
             if algo == "qrdqn":
-                return torch.argmax(self.policy.quantile_net(obs).mean(dim=1), dim=1)
+                return [self.policy.quantile_net(obs).mean(dim=1)]
+            logits = self._ppo_output(obs)
+            if isinstance(action_space, gym.spaces.Discrete):
+                return [logits]
+            return list(torch.split(logits, [int(n) for n in action_space.nvec.ravel()], dim=1))
+
+        def _ppo_output(self, obs: torch.Tensor) -> torch.Tensor:
             features = self.policy.extract_features(obs, self.policy.pi_features_extractor)
-            latent = self.policy.mlp_extractor.forward_actor(features)
-            out = self.policy.action_net(latent)
+            return self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))
+
+        def forward(self, observation: torch.Tensor) -> torch.Tensor:
             if isinstance(action_space, gym.spaces.Box):
+                out = self._ppo_output(self._normalised(observation))
                 if self.policy.squash_output:
                     return self.low + 0.5 * (torch.tanh(out) + 1.0) * (self.high - self.low)
                 return torch.maximum(torch.minimum(out, self.high), self.low)
-            if isinstance(action_space, gym.spaces.Discrete):
-                return torch.argmax(out, dim=1)
-            splits = torch.split(out, [int(n) for n in action_space.nvec.ravel()], dim=1)
-            return torch.stack([torch.argmax(s, dim=1) for s in splits], dim=1)
+            argmaxes = [torch.argmax(s, dim=1) for s in self.scores(observation)]
+            if isinstance(action_space, gym.spaces.MultiDiscrete):
+                return torch.stack(argmaxes, dim=1)
+            return argmaxes[0]
 
     if algo == "ppo" and not isinstance(action_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
         raise ValueError(f"cannot export PPO with action space {action_space}")
@@ -156,6 +171,29 @@ def sample_observations(space: gym.spaces.Box, n: int, seed: int = 0) -> np.ndar
     box = gym.spaces.Box(space.low, space.high, dtype=np.float32)
     box.seed(seed)
     return np.stack([box.sample() for _ in range(n)]).astype(np.float32)
+
+
+def decision_margins(model: Any, algo: str, normalizer: Any | None, observations: np.ndarray) -> np.ndarray:
+    """Per observation, how far the chosen discrete action is from a tie: ``float32[batch]``.
+
+    The gap between the best and second-best score (logit, Q-value or mean quantile)
+    relative to ``1 + |best|``, the smallest over action dimensions. Where it is within
+    float32 rounding (:data:`TIE_MARGIN`), torch and onnxruntime may legitimately pick
+    different actions.
+    """
+    import torch
+
+    actor = _actor_module(model, algo, _normalisation(normalizer))
+    with torch.no_grad():
+        return _margins(actor.scores(torch.as_tensor(observations, dtype=torch.float32))).numpy()
+
+
+def _margins(scores: list[Any]) -> Any:
+    """The smallest ``(best - runner-up) / (1 + |best|)`` over the per-dimension score tensors."""
+    import torch
+
+    top = [torch.topk(s, 2, dim=1).values for s in scores]
+    return torch.stack([(t[:, 0] - t[:, 1]) / (1.0 + t[:, 0].abs()) for t in top], dim=1).min(dim=1).values
 
 
 def export_onnx(
@@ -266,9 +304,10 @@ def _verify(path: Path, actor: Any, obs_space: gym.spaces.Box, action_space: gym
     got = session.run(None, {INPUT_NAME: obs})[0]
     with torch.no_grad():
         want = actor(torch.as_tensor(obs)).numpy()
-    if isinstance(action_space, gym.spaces.Box):
-        ok = got.shape == want.shape and np.allclose(got, want, rtol=0.0, atol=1e-5)
-    else:
-        ok = np.array_equal(got, want)
+        if isinstance(action_space, gym.spaces.Box):
+            ok = got.shape == want.shape and np.allclose(got, want, rtol=0.0, atol=1e-5)
+        else:  # near-ties may round either way in float32
+            clear = _margins(actor.scores(torch.as_tensor(obs))).numpy() > TIE_MARGIN
+            ok = got.shape == want.shape and np.array_equal(got[clear], want[clear])
     if not ok:
         raise ValueError("the exported ONNX graph disagrees with the torch policy (onnxruntime vs torch)")
