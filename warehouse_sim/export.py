@@ -37,13 +37,8 @@ import numpy as np
 import yaml
 
 import warehouse_sim
-from warehouse_sim.policies.onnx_policy import (
-    SIDECAR_FORMAT,
-    SIDECAR_VERSION,
-    PolicyLoadError,
-    sidecar_path,
-    space_to_dict,
-)
+from warehouse_sim.onnx_runtime import SIDECAR_FORMAT, SIDECAR_VERSION, PolicyLoadError, sidecar_path
+from warehouse_sim.policies.onnx_policy import space_to_dict
 from warehouse_sim.policies.sb3_policy import detect_algo, load_sb3_model, resolve_model_path
 
 #: ONNX opset of the exported graphs (the TorchScript exporter; torch 2.13's default

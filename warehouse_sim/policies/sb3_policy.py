@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from warehouse_sim.policies.base import Policy
-from warehouse_sim.policies.onnx_policy import PolicyLoadError
+from warehouse_sim.onnx_runtime import PolicyLoadError
 
 #: File name of the ``VecNormalize`` statistics next to a model.
 VECNORMALIZE_FILE = "vecnormalize.pkl"
