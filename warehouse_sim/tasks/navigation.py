@@ -125,6 +125,59 @@ class NavigationConfig:
         """Length of the observation vector."""
         return self.n_rays + 5 + (3 if self.route_hint else 0)
 
+    def lidar_params(self) -> LidarParams:
+        """The robot's lidar: ``n_rays`` rays of ``lidar_range`` metres from just outside its body."""
+        return LidarParams(
+            n_rays=self.n_rays, max_range=self.lidar_range, start_offset=self.robot.radius + 0.02,
+            height=self.robot.height * 0.6,
+        )
+
+
+def navigation_observation(
+    config: NavigationConfig,
+    floor_size: tuple[float, float],
+    pose: np.ndarray,
+    velocity: np.ndarray,
+    ranges: np.ndarray,
+    goal: tuple[float, float],
+    waypoint: tuple[float, float] | None,
+) -> np.ndarray:
+    """One robot's Navigation-v0 observation (index table in the env docstring).
+
+    Args:
+        config: Ray count, lidar range, route hint settings, drive limits.
+        floor_size: ``(width, depth)`` of the floor in metres (scales the goal distance).
+        pose: ``(x, y, yaw, ...)`` in metres and radians.
+        velocity: Measured ``(v, omega)`` in m/s and rad/s.
+        ranges: ``(n_rays,)`` lidar ranges in metres.
+        goal: World ``(x, y)`` of the goal in metres.
+        waypoint: World ``(x, y)`` of the route hint; required when ``config.route_hint``.
+
+    Returns:
+        ``float32[config.obs_size]``.
+    """
+    robot = config.robot
+    x, y, yaw = float(pose[0]), float(pose[1]), float(pose[2])
+    out = np.empty(config.obs_size, dtype=np.float32)
+    n = config.n_rays
+    out[:n] = ranges / config.lidar_range
+    dx, dy = goal[0] - x, goal[1] - y
+    bearing = math.atan2(dy, dx) - yaw
+    out[n] = min(math.hypot(dx, dy) / math.hypot(*floor_size), 1.0)
+    out[n + 1] = math.sin(bearing)
+    out[n + 2] = math.cos(bearing)
+    out[n + 3] = min(max(velocity[0] / robot.v_max, -1.0), 1.0)
+    out[n + 4] = min(max(velocity[1] / robot.omega_max, -1.0), 1.0)
+    if config.route_hint:
+        if waypoint is None:
+            raise ValueError("the route hint needs a waypoint")
+        hx, hy = waypoint[0] - x, waypoint[1] - y
+        hb = math.atan2(hy, hx) - yaw
+        out[n + 5] = min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0)
+        out[n + 6] = math.sin(hb)
+        out[n + 7] = math.cos(hb)
+    return out
+
 
 @dataclass
 class _Traffic:
@@ -162,10 +215,7 @@ class NavigationTask:
             n = 1 + config.n_obstacle_robots
             colours = [_AGENT_COLOUR] + [_TRAFFIC_COLOUR] * config.n_obstacle_robots
             self.robots = DiffDriveRobots(self.client, n, config.robot, colours=colours)
-            self.lidar = Lidar(self.client, LidarParams(
-                n_rays=config.n_rays, max_range=config.lidar_range, start_offset=config.robot.radius + 0.02,
-                height=config.robot.height * 0.6,
-            ))
+            self.lidar = Lidar(self.client, config.lidar_params())
             self._initial_state = self.client.save_state()
         except Exception:
             self.client.close()
@@ -332,30 +382,12 @@ class NavigationTask:
     # ------------------------------------------------------------------ readouts
     def observation(self) -> np.ndarray:
         """The agent's observation (see the env docstring for the index table); a new float32 array."""
-        cfg = self.config
-        robot = cfg.robot
-        x, y, yaw = float(self.poses[0, 0]), float(self.poses[0, 1]), float(self.poses[0, 2])
         goal = self.goal
         assert goal is not None
-        out = np.empty(cfg.obs_size, dtype=np.float32)
-        n = cfg.n_rays
-        out[:n] = self.ranges[0] / cfg.lidar_range
-        dx, dy = goal.x - x, goal.y - y
-        bearing = math.atan2(dy, dx) - yaw
-        size_x, size_y = self.layout.size
-        out[n] = min(math.hypot(dx, dy) / math.hypot(size_x, size_y), 1.0)
-        out[n + 1] = math.sin(bearing)
-        out[n + 2] = math.cos(bearing)
-        out[n + 3] = min(max(self.velocities[0, 0] / robot.v_max, -1.0), 1.0)
-        out[n + 4] = min(max(self.velocities[0, 1] / robot.omega_max, -1.0), 1.0)
-        if cfg.route_hint:
-            wx, wy = self.route_waypoint()
-            hx, hy = wx - x, wy - y
-            hb = math.atan2(hy, hx) - yaw
-            out[n + 5] = min(math.hypot(hx, hy) / (2.0 * cfg.route_lookahead), 1.0)
-            out[n + 6] = math.sin(hb)
-            out[n + 7] = math.cos(hb)
-        return out
+        waypoint = self.route_waypoint() if self.config.route_hint else None
+        return navigation_observation(
+            self.config, self.layout.size, self.poses[0], self.velocities[0], self.ranges[0], (goal.x, goal.y), waypoint
+        )
 
     def route_waypoint(self) -> tuple[float, float]:
         """World ``(x, y)`` of the route hint: ~``route_lookahead`` m ahead on the shortest path."""
