@@ -213,7 +213,7 @@ def test_seeded_determinism_in_one_process_and_across_processes() -> None:
         ({"demand_level": -1.0}, "demand_level"),
         ({"shift_hours": 0.31}, "shift_hours"),
         ({"epoch_minutes": 0}, "epoch_minutes"),
-        ({"driver": "policy:nav.onnx"}, "driver"),
+        ({"driver": "autopilot"}, "driver"),
         ({"render_mode": "ascii"}, "render_mode"),
         ({"scenario": 3}, "scenario"),
     ],

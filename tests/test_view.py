@@ -54,3 +54,34 @@ def test_live_view_runs_under_a_display(env_id: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "8 steps" in out.stdout
+
+
+def test_fulfilment_video_films_the_fleet_within_each_epoch(tmp_path: Path) -> None:
+    # A step is a whole epoch (1 minute on warehouse-tiny): one frame every 20 simulated s.
+    out = tmp_path / "fleet.mp4"
+    kwargs = {"scenario": "warehouse-tiny", "frame_interval_s": 20}
+    summary = view("warehouse_sim/Fulfilment-v0", env_kwargs=kwargs, record=out, max_steps=2)
+    assert "recorded 6 frames" in summary
+    frames = imageio.mimread(out, memtest=False)
+    assert len(frames) == 6
+    assert not np.array_equal(frames[0], frames[2])  # the clock stamp and the robots move
+
+
+def test_fulfilment_frames_are_captured_only_when_rendering_rgb_arrays() -> None:
+    import gymnasium as gym
+
+    env = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny", render_mode="rgb_array", frame_interval_s=15)
+    env.reset(seed=0)
+    assert env.unwrapped.recent_frames() == []
+    env.step(env.action_space.sample())
+    frames = env.unwrapped.recent_frames()
+    assert [t for t, _ in frames] == [15.0, 30.0, 45.0, 60.0]
+    assert frames[0][1].shape == env.render().shape
+    env.close()
+    plain = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny")
+    plain.reset(seed=0)
+    plain.step(plain.action_space.sample())
+    assert plain.unwrapped.recent_frames() == []
+    plain.close()
+    with pytest.raises(ValueError, match="frame_interval_s"):
+        gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny", frame_interval_s=0)

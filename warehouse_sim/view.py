@@ -3,7 +3,9 @@
 Physics envs (those with a ``"human"`` render mode) open the PyBullet GUI with a text
 overlay of the KPIs, paced at the env's ``render_fps``; with ``record`` they render
 ``rgb_array`` frames headless (KPI text stamped on each frame) into an ``.mp4`` or
-``.gif``. Envs without physics (Inventory-v0) show a live matplotlib plot of the
+``.gif``: one frame per step, or, for envs whose step spans a long stretch of simulated
+time and that offer ``recent_frames()`` (Fulfilment-v0), every frame captured during
+the step, stamped with the simulated clock. Envs without physics (Inventory-v0) show a live matplotlib plot of the
 episode instead, and ``record`` writes the plot's frames.
 """
 
@@ -22,7 +24,10 @@ from warehouse_sim.evaluation import kpi_scalars, load_policy, run_episode
 from warehouse_sim.policies.registry import BASELINES
 
 #: KPIs shown first in the overlay when present (the rest follow alphabetically).
-_FIRST_KPIS = ("is_success", "spl", "collisions", "cumulative.profit", "cumulative.fill_rate")
+_FIRST_KPIS = (
+    "is_success", "spl", "collisions", "cumulative.profit", "cumulative.fill_rate", "orders_shipped", "orders_late",
+    "robot_utilisation",
+)
 _MAX_OVERLAY_KPIS = 6
 
 
@@ -102,6 +107,7 @@ def view(
     try:
         agent = load_policy(policy, env)
         fps = float(env.metadata.get("render_fps") or 10)
+        video_fps = float(env.metadata.get("video_fps") or fps)
         if physics:
             sink = _PhysicsSink(env, fps, live=record_path is None)
         else:
@@ -109,7 +115,7 @@ def view(
         returns, steps = _run(env, agent, sink, episodes=episodes, seed=seed, max_steps=max_steps)
         summary = f"{policy} on {env_id}: {len(returns)} episode(s), {steps} steps, returns {', '.join(f'{r:.2f}' for r in returns)}"
         if record_path is not None:
-            _write_video(record_path, sink.frames, fps)
+            _write_video(record_path, sink.frames, video_fps)
             summary += f"; recorded {len(sink.frames)} frames to {record_path}"
         return summary
     finally:
@@ -187,7 +193,12 @@ class _PhysicsSink:
             self._next += self.period
             time.sleep(max(0.0, self._next - time.perf_counter()))
         else:
-            self.frames.append(_stamp_text(np.asarray(self.env.render()), lines))
+            captured = getattr(self.env.unwrapped, "recent_frames", lambda: [])()
+            if not captured:
+                self.frames.append(_stamp_text(np.asarray(self.env.render()), lines))
+            for sim_s, frame in captured:  # a long step filmed as it ran (Fulfilment-v0)
+                clock = f"sim time {int(sim_s // 3600):d}:{int(sim_s % 3600 // 60):02d}:{int(sim_s % 60):02d}"
+                self.frames.append(_stamp_text(frame, [clock, *lines]))
 
 
 class _PlotSink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,9 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     plus open orders already past it), ``order_cycle_time_s`` (mean placement-to-ship
     time of shipped orders, seconds), ``robot_utilisation`` (fraction of robot time on
     jobs), ``collisions`` (new contacts of robots with racks, walls, the station or each
-    other), ``distance_m`` (fleet odometry, metres), ``backlog`` (open orders), and
+    other), ``distance_m`` (fleet odometry, metres), ``backlog`` (open orders),
+    ``cell_moves`` (cell-to-cell robot moves), ``driver_fallbacks`` (moves a policy
+    driver's watchdog handed to the path controller; 0 with ``"planner"``), and
     ``epoch``, ``sim_time_s``.
 
     Args:
@@ -110,16 +113,26 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         demand_level: Override the demand multiplier.
         shift_hours: Override the shift length (a whole number of epochs).
         epoch_minutes: Override the decision interval (whole minutes).
-        driver: ``"planner"``: the fleet planner's path controller drives the robots.
+        driver: Who drives the robots along their planned cells: ``"planner"`` (a path
+            controller) or ``"policy:PATH.onnx"`` (an exported Navigation-v0 policy fed
+            each robot's own lidar, goal and route hint; see
+            :mod:`warehouse_sim.tasks.drivers`).
         render_mode: ``None``, ``"human"`` (PyBullet GUI) or ``"rgb_array"`` (top-down view).
+        frame_interval_s: ``rgb_array`` only: simulated seconds between the frames
+            captured during a step (:meth:`recent_frames`, what ``warehouse-sim view
+            --record`` films), at least one control tick.
 
     Raises:
-        ValueError: naming the argument, for any invalid value.
+        ValueError: naming the argument, for any invalid value (including a driver
+            policy that is not a Navigation-v0 policy for these robots).
+        FileNotFoundError: for a missing driver policy file.
 
     Version history: v0: initial version.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
+    #: ``render_fps`` paces the GUI per epoch; ``video_fps`` is the rate of recorded videos,
+    #: whose frames are ``frame_interval_s`` of simulated time apart.
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 4, "video_fps": 15}
 
     def __init__(
         self,
@@ -132,16 +145,16 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         epoch_minutes: int | None = None,
         driver: str = "planner",
         render_mode: str | None = None,
+        frame_interval_s: float = 30.0,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
-        if not isinstance(driver, str):
-            raise ValueError(f"driver must be a string, got {driver!r}")
-        if driver != "planner":
-            raise ValueError(
-                f"driver {driver!r} is not supported: Fulfilment-v0 drives its fleet with 'planner' "
-                "(exported Navigation policies, 'policy:PATH.onnx', are not implemented yet)"
-            )
+        if isinstance(frame_interval_s, bool) or not isinstance(frame_interval_s, (int, float)) or not (
+            math.isfinite(frame_interval_s) and frame_interval_s > 0
+        ):
+            raise ValueError(f"frame_interval_s must be a number > 0, got {frame_interval_s!r}")
+        if not isinstance(driver, str) or not (driver == "planner" or driver.startswith("policy:")):
+            raise ValueError(f"driver must be 'planner' or 'policy:PATH.onnx', got {driver!r}")
         if not isinstance(scenario, WarehouseScenario):
             if not isinstance(scenario, (str, Path)):
                 raise ValueError(f"scenario must be a name, a path or a WarehouseScenario, got {scenario!r}")
@@ -156,7 +169,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         self.scenario = scenario
         self.driver = driver
         self.render_mode = render_mode
-        self.task = FulfilmentTask(scenario, gui=render_mode == "human")
+        self.task = FulfilmentTask(scenario, gui=render_mode == "human", driver=driver)
         task, m = self.task, self.task.model
         n = m.n_skus
         self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)]]).astype(np.int64)
@@ -168,6 +181,8 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         self._rate_scale = np.maximum(m.base_rate, 1e-6)
         self._price_span = np.maximum(m.n_price_levels - 1, 1).astype(float)
         self._renderer: TopDownRenderer | None = None
+        self._ticks_per_frame = max(1, int(round(frame_interval_s * scenario.control_hz)))
+        self._frames: list[tuple[float, np.ndarray]] = []
         self._needs_reset = True
         self._closed = False
 
@@ -197,7 +212,9 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
             raise gym.error.ResetNeeded("call reset() before step()")
         action = self._validate(action)
         price_idx, order_idx, rule = self.task.decode(action)
-        profit = self.task.run_epoch(price_idx, order_idx, rule)
+        self._frames = []
+        on_tick = self._capture if self.render_mode == "rgb_array" else None
+        profit = self.task.run_epoch(price_idx, order_idx, rule, on_tick=on_tick)
         reward = profit / self.task.ops_scenario.reward_scale
         info = self._info()
         truncated = self.task.epoch >= self.scenario.n_epochs
@@ -217,6 +234,20 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._renderer is None:
             self._renderer = TopDownRenderer(self.task.layout, robot_radius=self.task.fleet.params.radius)
         return self._renderer.render(self.task.fleet.robots.poses())
+
+    def recent_frames(self) -> list[tuple[float, np.ndarray]]:
+        """``rgb_array`` only: ``(sim_time_s, frame)`` captured every ``frame_interval_s`` during the last step.
+
+        A step spans a whole epoch (15 simulated minutes by default); these frames show
+        the fleet moving within it. Empty in other render modes and before a step.
+        """
+        return list(self._frames)
+
+    def _capture(self) -> None:
+        if self.task.ticks % self._ticks_per_frame == 0:
+            frame = self.render()
+            assert frame is not None
+            self._frames.append((self.task.now_s, frame))
 
     def close(self) -> None:
         """Disconnect the physics client; idempotent. Further ``step``/``reset`` raise."""

@@ -42,9 +42,9 @@ from warehouse_sim.operations.orders import OrderState
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.fleet import FleetPlanner
 from warehouse_sim.sim.layout import PRESET_PARAMS, Layout, make_layout
-from warehouse_sim.sim.planning import wrap_angle
 from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
 from warehouse_sim.sim.world import World, build_world
+from warehouse_sim.tasks.drivers import Move, make_driver
 
 Cell = tuple[int, int]
 
@@ -346,33 +346,40 @@ class _Job:
 class Fleet:
     """Robots that execute :class:`~warehouse_sim.sim.fleet.FleetPlanner` plans in physics.
 
-    Each robot drives straight from cell centre to cell centre of its plan, turning in
-    place at corners; it may start towards its next cell only when the planner allows
-    it (:meth:`FleetPlanner.may_enter`), so robots keep their planned order however they
-    are delayed.
+    A robot may start towards its next cell only when the planner allows it
+    (:meth:`FleetPlanner.may_enter`), so robots keep their planned order however they
+    are delayed; how it drives there is the driver's business
+    (:mod:`warehouse_sim.tasks.drivers`: the path controller, or a Navigation policy).
 
     Args:
         client: The physics client.
         layout: The layout.
         homes: Home cell per robot.
         params: Robot body and drive limits.
+        driver: ``"planner"`` or ``"policy:PATH.onnx"`` (see :func:`~warehouse_sim.tasks.drivers.make_driver`).
+        control_dt: Seconds between :meth:`control` calls.
 
     Attributes:
         robots: The robot bodies.
         planner: The multi-robot planner (plans, reservations, execution order).
+        driver: Turns authorised moves into wheel commands.
         step_s: Nominal duration of one plan step in seconds.
         distance_m: Fleet odometry since reset (metres, sampled per control tick).
         collisions: New contacts of moving robots since reset.
+        moves: Cell-to-cell moves completed since reset.
         retry_s: Per robot, the simulated time before which a failed plan is not retried.
     """
 
-    _ARRIVE_TURN = 0.12  # m: reach a corner cell this close before turning
-    _ARRIVE_STRAIGHT = 0.4  # m: pass a straight-through cell this close
-    _TURN_IN_PLACE = 0.5  # rad: heading error above which the robot stops to turn
-    _K_OMEGA = 3.0  # 1/s
-    _K_V = 1.8  # 1/s
-
-    def __init__(self, client: PhysicsClient, layout: Layout, homes: Sequence[Cell], params: RobotParams) -> None:
+    def __init__(
+        self,
+        client: PhysicsClient,
+        layout: Layout,
+        homes: Sequence[Cell],
+        params: RobotParams,
+        *,
+        driver: str = "planner",
+        control_dt: float = 0.1,
+    ) -> None:
         self.layout = layout
         self.homes = list(homes)
         self.n = len(self.homes)
@@ -381,6 +388,7 @@ class Fleet:
         self.robots = DiffDriveRobots(client, self.n, params, colours=[palette[i % len(palette)] for i in range(self.n)])
         self.planner = FleetPlanner(layout.occupancy, max_expansions=6_000)
         self.params = params
+        self.driver = make_driver(driver, self.robots, layout, control_dt=control_dt)
         #: Nominal time for a plan step: crossing one cell at 80% of top speed, in seconds.
         self.step_s = layout.cell_size / (0.8 * params.v_max)
         cs = layout.cell_size
@@ -400,8 +408,10 @@ class Fleet:
         self._last_xy = np.array([self._centre(c) for c in self.homes], dtype=float)
         self.distance_m = 0.0
         self.collisions = 0
+        self.moves = 0
         self._contacts: set[frozenset[int]] = set()
         self.retry_s = [0.0] * self.n
+        self.driver.reset()
 
     def send(self, robot: int, goals: Sequence[Cell], now_s: float) -> Cell | None:
         """Plan an idle ``robot`` to the nearest available cell of ``goals``.
@@ -424,30 +434,27 @@ class Fleet:
 
     def control(self) -> None:
         """One controller update: advance plans, authorise moves, command velocities."""
-        planner, robots = self.planner, self.robots
+        planner, robots, driver = self.planner, self.robots, self.driver
         poses = robots.poses()
         moved = np.hypot(*(poses[:, :2] - self._last_xy).T)
         self.distance_m += float(moved.sum())
         self._last_xy = poses[:, :2].copy()
-        v_max = self.params.v_max
+        moves: list[Move] = []
         for r in range(self.n):
-            x, y, yaw = poses[r, 0], poses[r, 1], poses[r, 2]
-            v = omega = 0.0
+            x, y = poses[r, 0], poses[r, 1]
             while True:
                 if self._in_transit[r]:
-                    target = planner.next_cell(r)
-                    tx, ty = self._centre(target)  # type: ignore[arg-type]
-                    dist = math.hypot(tx - x, ty - y)
-                    straight = self._goes_straight(r)
-                    if dist <= (self._ARRIVE_STRAIGHT if straight else self._ARRIVE_TURN):
+                    path = planner.remaining_path(r)
+                    target = self._centre(path[1])
+                    straight = len(path) >= 3 and (
+                        (path[1][0] - path[0][0], path[1][1] - path[0][1]) == (path[2][0] - path[1][0], path[2][1] - path[1][1])
+                    )
+                    if driver.arrived(math.hypot(target[0] - x, target[1] - y), straight, len(path) == 2):
                         planner.advance(r)
                         self._in_transit[r] = False
+                        self.moves += 1
                         continue
-                    err = wrap_angle(math.atan2(ty - y, tx - x) - yaw)
-                    omega = self._K_OMEGA * err
-                    if abs(err) < self._TURN_IN_PLACE:
-                        v = v_max if straight else min(v_max, self._K_V * dist)
-                        v *= math.cos(err)
+                    moves.append(Move(r, target, straight, path))
                     break
                 if planner.is_idle(r):
                     break
@@ -457,16 +464,11 @@ class Fleet:
                     planner.advance(r)
                     continue
                 self._in_transit[r] = True
+        commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves)))
+        for r in range(self.n):
+            v, omega = commands.get(r, (0.0, 0.0))
             robots.command_one(r, v, omega)
             self._moving[r] = v != 0.0 or omega != 0.0
-
-    def _goes_straight(self, robot: int) -> bool:
-        """Whether the cell after the next one continues in the same direction (no stop needed)."""
-        path = self.planner.remaining_path(robot)
-        if len(path) < 3:
-            return False
-        a, b, c = path[0], path[1], path[2]
-        return (b[0] - a[0], b[1] - a[1]) == (c[0] - b[0], c[1] - b[1])
 
     def count_collisions(self, ignore: frozenset[int]) -> None:
         """Count new contacts of moving robots with racks, walls, the station or robots."""
@@ -487,9 +489,10 @@ class FulfilmentTask:
     Args:
         scenario: The warehouse scenario.
         gui: Open the PyBullet GUI.
+        driver: ``"planner"`` or ``"policy:PATH.onnx"`` (see :mod:`warehouse_sim.tasks.drivers`).
     """
 
-    def __init__(self, scenario: WarehouseScenario, *, gui: bool = False) -> None:
+    def __init__(self, scenario: WarehouseScenario, *, gui: bool = False, driver: str = "planner") -> None:
         self.scenario = scenario
         self.ops_scenario = scenario.resolved_operations()
         self.model = OperationsModel(self.ops_scenario, put_away=True)
@@ -500,7 +503,10 @@ class FulfilmentTask:
         self.client = PhysicsClient(gui=gui, time_step=1.0 / scenario.physics_hz, gravity=0.0)  # planar robots
         try:
             self.world: World = build_world(self.client, self.layout)
-            self.fleet = Fleet(self.client, self.layout, home_cells(self.layout, scenario.n_robots), RobotParams())
+            self.fleet = Fleet(
+                self.client, self.layout, home_cells(self.layout, scenario.n_robots), RobotParams(), driver=driver,
+                control_dt=1.0 / scenario.control_hz,
+            )
         except BaseException:
             self.client.close()
             raise
@@ -552,13 +558,16 @@ class FulfilmentTask:
         price_idx = np.minimum(class_level[self.classes], self.model.n_price_levels - 1)
         return price_idx, action[c : c + self.model.n_skus].astype(np.int64), int(action[-1])
 
-    def run_epoch(self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int) -> float:
+    def run_epoch(
+        self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int, *, on_tick: Callable[[], None] | None = None
+    ) -> float:
         """Apply one epoch's decisions and simulate until the next epoch.
 
         Args:
             price_idx: Price level per SKU.
             order_idx: Replenishment order level per SKU.
             rule: Index in :data:`DISPATCH_RULES`.
+            on_tick: Called after every control tick (e.g. to capture video frames).
 
         Returns:
             The epoch's profit (currency units), from the ledger.
@@ -577,6 +586,8 @@ class FulfilmentTask:
             self._control_tick()
             self._physics_control_interval()
             self._ticks += 1
+            if on_tick is not None:
+                on_tick()
             if tick % self._controls_per_ops == 0:
                 self._ops_tick()
                 self.fleet.count_collisions(ignore)
@@ -750,6 +761,11 @@ class FulfilmentTask:
 
     # ------------------------------------------------------------------ views
     @property
+    def ticks(self) -> int:
+        """Control ticks since reset (the one clock)."""
+        return self._ticks
+
+    @property
     def now_s(self) -> float:
         """Simulated seconds since reset."""
         return self._ticks / self.scenario.control_hz
@@ -772,6 +788,8 @@ class FulfilmentTask:
             "collisions": self.fleet.collisions,
             "distance_m": self.fleet.distance_m,
             "backlog": len(self._open),
+            "cell_moves": self.fleet.moves,
+            "driver_fallbacks": self.fleet.driver.fallbacks,
         }
 
     def ledger_info(self) -> dict[str, Any]:
