@@ -81,3 +81,19 @@ def test_episode_plot_is_written(env_id: str, tmp_path: Path) -> None:
     save_figure_atomic(fig, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["episode.png"]
+
+
+def test_parallel_evaluation_gives_the_same_report_as_serial() -> None:
+    kwargs = {"scenario": "reference-single-sku"}
+    serial = evaluate(INV, "baseline:myopic-price", env_kwargs=kwargs, episodes=3, seed=4, against="baseline:sS")
+    parallel = evaluate(INV, "baseline:myopic-price", env_kwargs=kwargs, episodes=3, seed=4, against="baseline:sS", jobs=2)
+    for report in (serial, parallel):
+        report.pop("warehouse_sim_version")
+    assert parallel == serial
+
+
+def test_parallel_evaluation_checks_its_arguments_before_any_episode() -> None:
+    with pytest.raises(ValueError, match="jobs"):
+        evaluate(INV, "baseline:random", episodes=2, jobs=0)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        evaluate(INV, "baseline:nope", episodes=2, jobs=2)

@@ -172,8 +172,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError(f"--episodes must be at least 1, got {args.episodes}")
     if args.against is not None and not args.against.startswith("baseline:"):
         raise CliError(f"--against takes baseline:NAME, got {args.against}")
+    if args.jobs < 1:
+        raise CliError(f"--jobs must be at least 1, got {args.jobs}")
     report = evaluate(
-        args.env, args.policy, env_kwargs=args.env_kwargs, episodes=args.episodes, seed=args.seed, against=args.against
+        args.env, args.policy, env_kwargs=args.env_kwargs, episodes=args.episodes, seed=args.seed, against=args.against,
+        jobs=args.jobs,
     )
     figure = None
     if args.plot:
@@ -274,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=10, help="number of episodes (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
     p.add_argument("--against", default=None, metavar="baseline:NAME", help="reference evaluated on the same seeds")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for the episodes (same report; default 1)")
     p.add_argument("--out", default=None, metavar="REPORT.json", help="write the report as JSON")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="plot the KPIs over the first episode")
     p.set_defaults(func=_cmd_evaluate)

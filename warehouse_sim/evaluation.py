@@ -224,6 +224,7 @@ def evaluate(
     episodes: int = 10,
     seed: int = 0,
     against: str | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Evaluate the policy ``policy`` (see :func:`load_policy`) and return the JSON report.
 
@@ -235,6 +236,10 @@ def evaluate(
         seed: The first seed.
         against: A reference policy spec (e.g. ``"baseline:optimal"``), evaluated on the
             same seeds; adds its figures and the ratios of the means.
+        jobs: Worker processes the episodes are spread over (1: this process). Each
+            worker episode builds its policy afresh, so the report equals the serial one
+            for every policy whose actions depend only on the episode (all but
+            ``baseline:random``, whose generator runs on across serial episodes).
 
     Returns:
         ``{"env_id", "env_kwargs", "policy", "episodes", "seeds", "return", "length",
@@ -247,11 +252,16 @@ def evaluate(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     kwargs = dict(env_kwargs or {})
     env = gym.make(env_id, **kwargs)
     try:
         main = load_policy(policy, env)
         reference = load_policy(against, env) if against is not None else None
+        if jobs > 1:
+            env.close()
+            return _evaluate_parallel(env_id, policy, kwargs, episodes=episodes, seed=seed, against=against, jobs=jobs)
         return evaluate_loaded(
             env,
             main,
@@ -287,21 +297,63 @@ def evaluate_loaded(
         reference: ``(name, policy)`` of a reference evaluated on the same seeds.
     """
     env_id = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    results = run_episodes(env, policy, episodes=episodes, seed=seed)
+    ref_results = None
+    if reference is not None:
+        ref_results = (reference[0], run_episodes(env, reference[1], episodes=episodes, seed=seed))
+    return _report(env_id, env_kwargs, name, seed, results, ref_results)
+
+
+def _report(
+    env_id: str,
+    env_kwargs: Mapping[str, Any],
+    name: str,
+    seed: int,
+    results: Sequence[EpisodeResult],
+    reference: tuple[str, Sequence[EpisodeResult]] | None,
+) -> dict[str, Any]:
+    """The JSON report of :func:`evaluate` from the episodes' results."""
     report: dict[str, Any] = {
         "env_id": env_id,
         "env_kwargs": dict(env_kwargs),
         "policy": name,
-        "episodes": episodes,
-        "seeds": [seed, seed + episodes - 1],
-        **summarize_episodes(run_episodes(env, policy, episodes=episodes, seed=seed)),
+        "episodes": len(results),
+        "seeds": [seed, seed + len(results) - 1],
+        **summarize_episodes(results),
     }
     if reference is not None:
-        ref_name, ref_policy = reference
-        ref_summary = summarize_episodes(run_episodes(env, ref_policy, episodes=episodes, seed=seed))
-        report["against"] = {"policy": ref_name, **ref_summary}
+        ref_summary = summarize_episodes(reference[1])
+        report["against"] = {"policy": reference[0], **ref_summary}
         report["ratio"] = ratios(report, ref_summary)
     report["warehouse_sim_version"] = warehouse_sim.__version__
     return report
+
+
+def _episode_worker(env_id: str, env_kwargs: Mapping[str, Any], spec: str, seed: int) -> EpisodeResult:
+    """One episode of ``spec`` in a fresh env (a worker process of :func:`evaluate`)."""
+    import warehouse_sim  # noqa: F401 - registers the ids in a fresh worker
+
+    env = gym.make(env_id, **dict(env_kwargs))
+    try:
+        return run_episode(env, load_policy(spec, env), seed)
+    finally:
+        env.close()
+
+
+def _evaluate_parallel(
+    env_id: str, policy: str, env_kwargs: Mapping[str, Any], *, episodes: int, seed: int, against: str | None, jobs: int
+) -> dict[str, Any]:
+    """:func:`evaluate` with the episodes (of the policy and the reference) spread over ``jobs`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    specs = [policy] if against is None else [policy, against]
+    tasks = [(spec, seed + i) for spec in specs for i in range(episodes)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        done = list(pool.map(_episode_worker, *zip(*[(env_id, dict(env_kwargs), spec, s) for spec, s in tasks])))
+    results = done[:episodes]
+    reference = (against, done[episodes:]) if against is not None else None
+    return _report(env_id, env_kwargs, policy, seed, results, reference)
 
 
 def trace_episode(
