@@ -27,6 +27,8 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from warehouse_sim.training.warm_start import WarmStartConfig
+
 Algo = Literal["ppo", "dqn", "qrdqn"]
 VecEnvKind = Literal["auto", "subproc", "dummy"]
 
@@ -59,7 +61,7 @@ ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "elu", "leaky_relu")
 _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
-        "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads",
+        "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
     }
 )  # fmt: skip
 
@@ -110,6 +112,8 @@ class TrainConfig:
         checkpoint_freq: Save a checkpoint every this many timesteps (0: never).
         final_eval_episodes: Episodes of the evaluation written to ``eval.json``.
         torch_threads: Threads torch may use (one is fastest on a shared CPU).
+        warm_start: PPO only: imitate a baseline before training
+            (:class:`~warehouse_sim.training.warm_start.WarmStartConfig`), or ``None``.
     """
 
     env_id: str
@@ -127,6 +131,7 @@ class TrainConfig:
     checkpoint_freq: int = 10_000
     final_eval_episodes: int = 20
     torch_threads: int = 1
+    warm_start: WarmStartConfig | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -150,6 +155,8 @@ class TrainConfig:
             if isinstance(value, str) and not (key in ("learning_rate", "clip_range") and _is_schedule(value)):
                 raise ValueError(f"{key} must be a number (or 'lin_<float>' for a schedule), got {value!r}")
         _check_policy_kwargs(self.policy_kwargs)
+        if self.warm_start is not None:
+            _check_warm_start(self)
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
@@ -182,7 +189,37 @@ class TrainConfig:
         normalize = data.get("normalize")
         if normalize is not None:
             data["normalize"] = NormalizeConfig(**normalize)
+        if data.get("warm_start") is not None:
+            data["warm_start"] = _warm_start_config(data["warm_start"])
         return cls(**data)
+
+
+def _warm_start_config(value: Any) -> WarmStartConfig:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"warm_start must be a mapping such as {{baseline: heuristic}}, got {value!r}")
+    unknown = sorted(set(value) - set(WarmStartConfig.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown warm_start key(s): {', '.join(unknown)}")
+    if "baseline" not in value:
+        raise ValueError("warm_start needs a baseline")
+    return WarmStartConfig(**value)
+
+
+def _check_warm_start(config: TrainConfig) -> None:
+    from warehouse_sim.policies.registry import BASELINES
+
+    warm = config.warm_start
+    if not isinstance(warm, WarmStartConfig):
+        raise ValueError(f"warm_start must be a WarmStartConfig, got {warm!r}")
+    if config.algo != "ppo":
+        raise ValueError(f"warm_start needs PPO (an actor-critic policy), not {config.algo}")
+    if warm.baseline not in BASELINES:
+        raise ValueError(f"warm_start: unknown baseline {warm.baseline!r}; known: {', '.join(sorted(BASELINES))}")
+    supported = BASELINES[warm.baseline].env_ids
+    if supported and config.env_id not in supported:
+        raise ValueError(f"warm_start: baseline {warm.baseline!r} supports {', '.join(supported)}, not {config.env_id}")
+    if config.normalize is not None and config.normalize.norm_reward:
+        raise ValueError("warm_start fits the critic to raw returns: use normalize with norm_reward: false")
 
 
 def _is_schedule(value: str) -> bool:
@@ -272,6 +309,8 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
     """
     run = {k: v for k, v in entry.items() if k in _RUN_KEYS}
     algo_kwargs = {k: v for k, v in entry.items() if k not in _RUN_KEYS}
+    if run.get("warm_start") is not None:
+        run["warm_start"] = _warm_start_config(run["warm_start"])
     normalize = run.pop("normalize", False)
     if normalize is True:
         normalize_config: NormalizeConfig | None = NormalizeConfig()

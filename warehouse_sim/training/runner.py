@@ -6,6 +6,7 @@ A run folder holds::
     model.zip            the final model (written last, atomically)
     vecnormalize.pkl     VecNormalize statistics (when the config normalises)
     eval.json            evaluation of the final model (see warehouse_sim.evaluation)
+    warm_start.json      with a warm start: demonstrations, imitation accuracy, losses
     evaluations.jsonl    periodic evaluations during training (timesteps, wall time, KPIs)
     monitor/             SB3 Monitor CSVs, one per env and session (<session>-<rank>.monitor.csv)
     tb/                  TensorBoard logs
@@ -44,6 +45,7 @@ from warehouse_sim.training.config import TrainConfig
 
 CONFIG_FILE = "config.yaml"
 EVAL_FILE = "eval.json"
+WARM_START_FILE = "warm_start.json"
 
 
 class RunFolderError(ValueError):
@@ -187,6 +189,22 @@ def _gamma(config: TrainConfig) -> float:
     return float(config.algo_kwargs.get("gamma", 0.99))
 
 
+def _warm_start(model: Any, config: TrainConfig, run_dir: Path, seed: int) -> None:
+    """Imitate the configured baseline (see :mod:`warehouse_sim.training.warm_start`); write ``warm_start.json``."""
+    from warehouse_sim.training.warm_start import collect_demonstrations, pretrain
+
+    warm = config.warm_start
+    assert warm is not None
+    started = time.perf_counter()
+    demos = collect_demonstrations(
+        config.env_id, config.env_kwargs, warm.baseline, episodes=warm.episodes, seed=seed, gamma=_gamma(config),
+        jobs=config.n_envs,
+    )
+    summary = pretrain(model, demos, warm, seed=seed)
+    summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+    write_json_atomic(run_dir / WARM_START_FILE, summary)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -295,6 +313,8 @@ def _run(
                 **_algo_kwargs(config),
             )
             remaining = config.n_timesteps
+            if config.warm_start is not None:
+                _warm_start(model, config, run_dir, seed)
         else:
             if (checkpoint / VECNORMALIZE_FILE).is_file():
                 venv = VecNormalize.load(str(checkpoint / VECNORMALIZE_FILE), venv)
