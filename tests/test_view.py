@@ -75,8 +75,9 @@ def test_fulfilment_frames_are_captured_only_when_rendering_rgb_arrays() -> None
     assert env.unwrapped.recent_frames() == []
     env.step(env.action_space.sample())
     frames = env.unwrapped.recent_frames()
-    assert [t for t, _ in frames] == [15.0, 30.0, 45.0, 60.0]
+    assert [t for t, _, _ in frames] == [15.0, 30.0, 45.0, 60.0]
     assert frames[0][1].shape == env.render().shape
+    assert frames[-1][2]["orders_shipped"] >= frames[0][2]["orders_shipped"]  # the KPIs of each moment
     env.close()
     plain = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny")
     plain.reset(seed=0)

@@ -5,7 +5,7 @@ overlay of the KPIs, paced at the env's ``render_fps``; with ``record`` they ren
 ``rgb_array`` frames headless (KPI text stamped on each frame) into an ``.mp4`` or
 ``.gif``: one frame per step, or, for envs whose step spans a long stretch of simulated
 time and that offer ``recent_frames()`` (Fulfilment-v0), every frame captured during
-the step, stamped with the simulated clock. Envs without physics (Inventory-v0) show a live matplotlib plot of the
+the step, stamped with the simulated clock and the KPIs of that moment. Envs without physics (Inventory-v0) show a live matplotlib plot of the
 episode instead, and ``record`` writes the plot's frames.
 """
 
@@ -196,9 +196,10 @@ class _PhysicsSink:
             captured = getattr(self.env.unwrapped, "recent_frames", lambda: [])()
             if not captured:
                 self.frames.append(_stamp_text(np.asarray(self.env.render()), lines))
-            for sim_s, frame in captured:  # a long step filmed as it ran (Fulfilment-v0)
+            for sim_s, frame, kpis in captured:  # a long step filmed as it ran, with the KPIs of the moment
                 clock = f"sim time {int(sim_s // 3600):d}:{int(sim_s % 3600 // 60):02d}:{int(sim_s % 60):02d}"
-                self.frames.append(_stamp_text(frame, [clock, *lines]))
+                live = overlay_lines(record["step"], 0.0, kpis)[1:]  # no return: the step is not over
+                self.frames.append(_stamp_text(frame, [clock, *live]))
 
 
 class _PlotSink:

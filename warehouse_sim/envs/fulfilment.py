@@ -182,7 +182,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         self._price_span = np.maximum(m.n_price_levels - 1, 1).astype(float)
         self._renderer: TopDownRenderer | None = None
         self._ticks_per_frame = max(1, int(round(frame_interval_s * scenario.control_hz)))
-        self._frames: list[tuple[float, np.ndarray]] = []
+        self._frames: list[tuple[float, np.ndarray, dict[str, Any]]] = []
         self._needs_reset = True
         self._closed = False
 
@@ -235,11 +235,12 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
             self._renderer = TopDownRenderer(self.task.layout, robot_radius=self.task.fleet.params.radius)
         return self._renderer.render(self.task.fleet.robots.poses())
 
-    def recent_frames(self) -> list[tuple[float, np.ndarray]]:
-        """``rgb_array`` only: ``(sim_time_s, frame)`` captured every ``frame_interval_s`` during the last step.
+    def recent_frames(self) -> list[tuple[float, np.ndarray, dict[str, Any]]]:
+        """``rgb_array`` only: ``(sim_time_s, frame, fleet_kpis)`` every ``frame_interval_s`` of the last step.
 
         A step spans a whole epoch (15 simulated minutes by default); these frames show
-        the fleet moving within it. Empty in other render modes and before a step.
+        the fleet moving within it, each with the fleet KPIs at that moment (as in
+        ``info``). Empty in other render modes and before a step.
         """
         return list(self._frames)
 
@@ -247,7 +248,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.task.ticks % self._ticks_per_frame == 0:
             frame = self.render()
             assert frame is not None
-            self._frames.append((self.task.now_s, frame))
+            self._frames.append((self.task.now_s, frame, self.task.kpis()))
 
     def close(self) -> None:
         """Disconnect the physics client; idempotent. Further ``step``/``reset`` raise."""
