@@ -7,9 +7,9 @@ there, once per control tick, for all robots in transit at once:
 * :class:`PlannerDriver` (``driver="planner"``): a path controller that drives straight
   from cell centre to cell centre, turning in place at corners;
 * :class:`PolicyDriver` (``driver="policy:PATH.onnx"``): an exported Navigation-v0
-  policy, fed each robot's own Navigation-v0 observation (its lidar, the bearing and
-  distance of its plan's last cell, its velocities, and a route hint
-  ``route_lookahead`` metres ahead along its planned cells).
+  policy, fed each robot's own Navigation-v0 observation (its lidar, its velocities,
+  and a local goal a couple of metres ahead along its planned cells), within a speed
+  governor and a stall watchdog.
 
 Robots that may not move (waiting for a reservation, working, parked) get a zero
 command from the fleet whatever the driver.
@@ -51,6 +51,16 @@ class Move:
     target: tuple[float, float]
     straight: bool
     path: Sequence[Cell]
+
+
+@dataclass
+class _Watch:
+    """The watchdog's record of one robot's current move."""
+
+    target: tuple[float, float]
+    best_m: float  # closest the robot has come to the target, metres
+    stalled_s: float = 0.0  # seconds since it last came PROGRESS_M closer
+    taken_over: bool = False  # the path controller drives the rest of the move
 
 
 class FleetDriver(Protocol):
@@ -134,9 +144,9 @@ class PolicyDriver:
     all robots in transit), its measured velocities, and as both goal and route hint a
     local goal on its plan: the point ``route_lookahead`` metres ahead along its planned
     cells, but not past the next corner or planned wait (the policy is a waypoint
-    follower; the plan's detours and waits for other robots are the planner's). A robot has passed a
-    cell within half a cell of its centre, and reached the plan's last cell within the
-    policy's ``goal_tolerance``.
+    follower; the plan's detours and waits for other robots are the planner's). A
+    robot has passed a cell within half a cell of its centre, and reached the plan's
+    last cell within the policy's ``goal_tolerance``.
 
     Navigation-v0 never asked the policy to stop (an episode ends on arrival) nor to
     keep to a lane, so a speed governor caps its forward speed at top speed times the
@@ -205,7 +215,7 @@ class PolicyDriver:
         self._creep = 0.1 * robots.params.v_max  # the governor never slows a robot below this
         self._dt = control_dt
         self._fallback = PlannerDriver(robots.params)
-        self._watch: list[list[Any] | None] = [None] * robots.n  # per robot: [target, best distance, stalled s, taken over]
+        self._watch: list[_Watch | None] = [None] * robots.n
         self.fallbacks = 0
 
     def arrived(self, distance: float, straight: bool, last: bool) -> bool:
@@ -254,21 +264,19 @@ class PolicyDriver:
 
     def _stalled(self, move: Move, x: float, y: float) -> bool:
         """Watchdog: whether ``move`` has made no progress for ``STALL_S`` (the path controller then finishes it)."""
-        r = move.robot
         d = math.hypot(move.target[0] - x, move.target[1] - y)
-        if self._watch[r] is None or self._watch[r][0] != move.target:
-            self._watch[r] = [move.target, d, 0.0, False]
-        watch = self._watch[r]
-        if watch[3]:
-            return True
-        if d < watch[1] - self.PROGRESS_M:
-            watch[1], watch[2] = d, 0.0
-        else:
-            watch[2] += self._dt
-            if watch[2] >= self.STALL_S:
-                watch[3] = True
-                self.fallbacks += 1
-        return watch[3]
+        watch = self._watch[move.robot]
+        if watch is None or watch.target != move.target:
+            watch = self._watch[move.robot] = _Watch(move.target, d)
+        if not watch.taken_over:
+            if d < watch.best_m - self.PROGRESS_M:
+                watch.best_m, watch.stalled_s = d, 0.0
+            else:
+                watch.stalled_s += self._dt
+                if watch.stalled_s >= self.STALL_S:
+                    watch.taken_over = True
+                    self.fallbacks += 1
+        return watch.taken_over
 
     def _centre(self, cell: Cell) -> tuple[float, float]:
         cs = self._layout.cell_size
@@ -301,7 +309,7 @@ class PolicyDriver:
         return (px, py), True
 
 
-def make_driver(spec: str, robots: DiffDriveRobots, layout: Layout, *, control_dt: float) -> PlannerDriver | PolicyDriver:
+def make_driver(spec: str, robots: DiffDriveRobots, layout: Layout, *, control_dt: float) -> FleetDriver:
     """The driver named by ``spec``: ``"planner"`` or ``"policy:PATH.onnx"`` (``control_dt``: seconds per control tick).
 
     Raises:
