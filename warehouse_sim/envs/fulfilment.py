@@ -88,9 +88,12 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     operations ledger, so the sum of rewards times ``reward_scale`` equals
     ``info["cumulative"]["profit"]``.
 
-    **Episode end**: truncated at the end of the shift (``shift_hours``); never
-    terminated. A physics fault (NaN pose, robot below the floor) truncates with
-    ``info["reason"] = "physics_error"`` and the books closed.
+    **Episode end**: terminated at the end of the shift (``shift_hours``). The shift is
+    the task and the observation says how much of it has elapsed, so its end is a
+    terminal state (nothing more can be earned), not a time limit to bootstrap past:
+    a value function must not add the worth of a next shift. A physics fault (NaN pose,
+    robot below the floor) truncates with ``info["reason"] = "physics_error"`` and the
+    books closed.
 
     **Info**: ``info["period"]`` and ``info["cumulative"]`` exactly as Inventory-v0
     (per-SKU ``demand``, ``sales``, ``lost``, ``ordered``, ``received``, ``written_off``,
@@ -217,15 +220,15 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         profit = self.task.run_epoch(price_idx, order_idx, rule, on_tick=on_tick)
         reward = profit / self.task.ops_scenario.reward_scale
         info = self._info()
-        truncated = self.task.epoch >= self.scenario.n_epochs
-        if self.task.physics_error:
-            truncated = True
-            info["reason"] = "physics_error"
+        truncated = self.task.physics_error
+        terminated = not truncated and self.task.epoch >= self.scenario.n_epochs
         if truncated:
+            info["reason"] = "physics_error"
+        if terminated or truncated:
             self._needs_reset = True
         if self.render_mode == "human":
             self.render()
-        return self._observation(), float(reward), False, truncated, info
+        return self._observation(), float(reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         """``rgb_array``: a top-down image of the floor and robots; ``human``: the GUI shows it (None)."""
