@@ -47,6 +47,10 @@ def test_pretrained_policy_acts_like_the_baseline_and_its_critic_predicts_the_re
     summary = pretrain(model, demos, WarmStartConfig("heuristic", epochs=100), seed=0)
     assert summary["dimension_accuracy"] >= 0.95 and summary["transitions"] == demos.observations.shape[0]
     np.testing.assert_allclose(venv.obs_rms.mean, demos.observations.mean(axis=0), rtol=1e-3, atol=1e-3)
+    # Features the heuristic never varies (its fixed price levels) keep unit variance, so
+    # PPO exploring them later sees a step of 1, not one clipped at 10.
+    constant = demos.observations.std(axis=0) == 0
+    assert constant.any() and (venv.obs_rms.var[constant] == 1.0).all()
     obs = torch.as_tensor(venv.normalize_obs(demos.observations))
     with torch.no_grad():
         values = model.policy.predict_values(obs).numpy().ravel()

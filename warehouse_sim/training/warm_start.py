@@ -32,6 +32,9 @@ import numpy as np
 #: Seeds of demonstration episode ``i`` are ``seed + DEMO_SEED_OFFSET + i``: far from
 #: the evaluation seeds (0, 1, ...) so a policy is never scored on episodes it imitated.
 DEMO_SEED_OFFSET = 1_000_000
+#: Observation features whose variance over the demonstrations is below this keep unit
+#: variance in the normaliser (see :func:`pretrain`).
+CONSTANT_VAR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     """Fit ``model``'s actor to the demonstrated actions and its critic to their returns.
 
     The observation normaliser of ``model`` (if any) is first set to the
-    demonstrations' statistics and the fit uses normalised observations, as PPO will.
+    demonstrations' statistics (features constant in them keep unit variance) and the
+    fit uses normalised observations, as PPO will.
 
     Args:
         model: A Stable-Baselines3 ``PPO`` (actor-critic policy) with its env attached.
@@ -194,6 +198,10 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     observations = demos.observations
     if normalizer is not None and normalizer.norm_obs:
         normalizer.obs_rms.update(observations.astype(np.float64))
+        # A feature the baseline never varies (a price level it always picks) would get a
+        # near-zero variance and blow up to the clip value as soon as PPO explores it.
+        constant = normalizer.obs_rms.var < CONSTANT_VAR
+        normalizer.obs_rms.var[constant] = 1.0
         observations = normalizer.normalize_obs(observations)
     space = model.action_space
     obs_t = torch.as_tensor(observations, dtype=torch.float32)
