@@ -165,8 +165,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     """Fit ``model``'s actor to the demonstrated actions and its critic to their returns.
 
     The observation normaliser of ``model`` (if any) is first set to the
-    demonstrations' statistics (features constant in them keep unit variance) and the
-    fit uses normalised observations, as PPO will.
+    demonstrations' mean and variance (features constant in them get unit variance)
+    and the fit uses normalised observations, as PPO will.
 
     Args:
         model: A Stable-Baselines3 ``PPO`` (actor-critic policy) with its env attached.
@@ -197,11 +197,11 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     normalizer = model.get_vec_normalize_env()
     observations = demos.observations
     if normalizer is not None and normalizer.norm_obs:
-        normalizer.obs_rms.update(observations.astype(np.float64))
+        rms, raw = normalizer.obs_rms, observations.astype(np.float64)
+        rms.mean, rms.var, rms.count = raw.mean(axis=0), raw.var(axis=0), float(len(raw))
         # A feature the baseline never varies (a price level it always picks) would get a
         # near-zero variance and blow up to the clip value as soon as PPO explores it.
-        constant = normalizer.obs_rms.var < CONSTANT_VAR
-        normalizer.obs_rms.var[constant] = 1.0
+        rms.var[rms.var < CONSTANT_VAR] = 1.0
         observations = normalizer.normalize_obs(observations)
     space = model.action_space
     obs_t = torch.as_tensor(observations, dtype=torch.float32)
