@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import warehouse_sim
+from warehouse_sim._checks import check_int
 from warehouse_sim.policies.base import Policy, PolicySpaceError, check_spaces
 from warehouse_sim.policies.registry import make_baseline
 
@@ -252,8 +253,7 @@ def evaluate(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_int("jobs", jobs)
     kwargs = dict(env_kwargs or {})
     env = gym.make(env_id, **kwargs)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from warehouse_sim._checks import check_real
 from warehouse_sim.sim.render import TopDownRenderer
 from warehouse_sim.tasks.fulfilment import (
     DISPATCH_RULES,
@@ -152,10 +152,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
-        if isinstance(frame_interval_s, bool) or not isinstance(frame_interval_s, (int, float)) or not (
-            math.isfinite(frame_interval_s) and frame_interval_s > 0
-        ):
-            raise ValueError(f"frame_interval_s must be a number > 0, got {frame_interval_s!r}")
+        check_real("frame_interval_s", frame_interval_s, strict=True)
         if not isinstance(driver, str) or not (driver == "planner" or driver.startswith("policy:")):
             raise ValueError(f"driver must be 'planner' or 'policy:PATH.onnx', got {driver!r}")
         if not isinstance(scenario, WarehouseScenario):

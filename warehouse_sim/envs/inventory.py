@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from warehouse_sim._checks import check_int
 from warehouse_sim.operations.catalogue import Scenario, load_scenario
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.tasks.inventory import InventoryTask
@@ -92,8 +93,8 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"continuous must be a bool, got {continuous!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array' for Inventory-v0, got {render_mode!r}")
-        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        if horizon is not None:
+            check_int("horizon", horizon)
         if not isinstance(scenario, Scenario):
             if not isinstance(scenario, (str, Path)):
                 raise ValueError(f"scenario must be a name, a path or a Scenario, got {scenario!r}")

@@ -30,6 +30,8 @@ from functools import cached_property
 
 import numpy as np
 
+from warehouse_sim._checks import check_int
+
 WALL = "#"
 RACK = "R"
 STATION = "P"
@@ -306,9 +308,7 @@ class LayoutParams:
     def __post_init__(self) -> None:
         for name in ("rack_rows", "rack_columns", "rack_length", "aisle_width", "cross_aisle_width",
                      "station_width", "dock_width"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name))
         if not (self.cell_size > 0 and np.isfinite(self.cell_size)):
             raise ValueError(f"cell_size must be positive, got {self.cell_size!r}")
         n_cols = 2 + self.aisle_width + self.rack_columns * (1 + self.aisle_width)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from warehouse_sim._checks import check_int
 from warehouse_sim.sim.client import PhysicsClient
 
 
@@ -32,8 +33,7 @@ class LidarParams:
     start_offset: float = 0.27
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.n_rays, (int, np.integer)) and not isinstance(self.n_rays, bool) and self.n_rays >= 1):
-            raise ValueError(f"n_rays must be an integer >= 1, got {self.n_rays!r}")
+        check_int("n_rays", self.n_rays)
         if not (self.height > 0 and math.isfinite(self.height)):
             raise ValueError(f"height must be positive, got {self.height!r}")
         if not (self.start_offset >= 0 and math.isfinite(self.start_offset)):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from warehouse_sim._checks import check_real
 from warehouse_sim.sim.layout import NEIGHBOURS_8, Layout
 
 _SQRT2 = math.sqrt(2.0)
@@ -259,9 +260,7 @@ class PursuitParams:
 
     def __post_init__(self) -> None:
         for name in ("lookahead", "v_max", "omega_max", "k_omega", "turn_in_place", "goal_tolerance", "slow_radius"):
-            value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+            check_real(name, getattr(self, name), strict=True)
 
 
 class PathFollower:

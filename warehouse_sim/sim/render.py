@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from warehouse_sim._checks import check_int
 from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.layout import DOCK, FREE, RACK, STATION, WALL, Layout
@@ -41,8 +42,7 @@ class TopDownRenderer:
 
     def __init__(self, layout: Layout, width: int = 480, height: int = 480, *, robot_radius: float = 0.25) -> None:
         for name, value in (("width", width), ("height", height)):
-            if not (isinstance(value, int) and value >= 16):
-                raise ValueError(f"{name} must be an integer >= 16, got {value!r}")
+            check_int(name, value, low=16)
         self.layout = layout
         self.width, self.height = width, height
         size_x, size_y = layout.size

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
 
@@ -58,9 +59,7 @@ class RobotParams:
 
     def __post_init__(self) -> None:
         for name in ("radius", "height", "mass", "v_max", "omega_max", "accel_max", "alpha_max"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+            check_real(name, getattr(self, name), strict=True)
 
 
 def yaw_from_quaternion(q: tuple[float, float, float, float]) -> float:
@@ -88,8 +87,7 @@ class DiffDriveRobots:
         self, client: PhysicsClient, n: int, params: RobotParams | None = None, *,
         colours: list[tuple[float, float, float, float]] | None = None, name_prefix: str = "robot",
     ) -> None:
-        if not (isinstance(n, (int, np.integer)) and n >= 1):
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        check_int("n", n)
         self.client = client
         self.params = params or RobotParams()
         self.n = int(n)

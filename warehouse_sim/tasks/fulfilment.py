@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
 from warehouse_sim.operations.ledger import PENALTY
 from warehouse_sim.operations.model import OperationsModel
@@ -117,15 +118,11 @@ class WarehouseScenario:
             raise ValueError(f"layout: unknown preset {self.layout!r}; known: {', '.join(PRESET_PARAMS)}")
         for name in ("n_robots", "epoch_minutes", "carry_units", "n_price_classes", "physics_hz", "drive_hz",
                      "control_hz"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name))
         for name in ("demand_level", "shift_hours", "express_due_minutes"):
-            _positive(name, getattr(self, name))
+            check_real(name, getattr(self, name), strict=True)
         for name in ("pick_seconds", "drop_seconds", "load_seconds", "stow_seconds", "late_penalty"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_real(name, getattr(self, name))
         if isinstance(self.express_fraction, bool) or not isinstance(self.express_fraction, (int, float)) or not (
             0.0 <= self.express_fraction <= 1.0
         ):
@@ -155,11 +152,6 @@ class WarehouseScenario:
         return dataclasses.replace(
             self.operations, skus=skus, period_hours=self.epoch_minutes / 60.0, horizon=self.n_epochs
         )
-
-
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def warehouse_scenario_from_dict(data: Any) -> WarehouseScenario:

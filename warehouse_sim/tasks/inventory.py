@@ -9,11 +9,11 @@ observation, reward and KPIs back from it. The reward is derived from the ledger
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
 
+from warehouse_sim._checks import check_real
 from warehouse_sim.operations.catalogue import Scenario
 from warehouse_sim.operations.model import OperationsModel
 
@@ -57,8 +57,7 @@ class InventoryTask:
         if mode == "discrete" and scenario.n_skus != 1:
             raise ValueError("a single Discrete action needs a single-SKU scenario; use MultiDiscrete")
         scale = scenario.reward_scale if reward_scale is None else reward_scale
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-            raise ValueError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
+        check_real("reward_scale", scale, strict=True)
         self.scenario = scenario
         self.mode = mode
         self.reward_scale = float(scale)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.layout import Layout, PickFace, make_layout
 from warehouse_sim.sim.lidar import Lidar, LidarParams
@@ -95,21 +96,15 @@ class NavigationConfig:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         for name, low in (("n_obstacle_robots", 0), ("control_hz", 1), ("drive_hz", 1), ("physics_hz", 1), ("n_rays", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            check_int(name, getattr(self, name), low=low)
         if self.drive_hz % self.control_hz:
             raise ValueError(f"control_hz={self.control_hz} must divide drive_hz={self.drive_hz}")
         if self.physics_hz % self.drive_hz:
             raise ValueError(f"drive_hz={self.drive_hz} must divide physics_hz={self.physics_hz}")
         for name in ("lidar_range", "route_lookahead", "goal_tolerance"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+            check_real(name, getattr(self, name), strict=True)
         for name in ("min_start_distance", "progress_weight", "time_penalty", "collision_penalty", "success_bonus"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+            check_real(name, getattr(self, name))
         if self.lidar_range <= self.robot.radius + 0.05:
             raise ValueError(f"lidar_range must exceed the robot radius, got {self.lidar_range!r}")
         layout = self.get_layout()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.operations.catalogue import load_scenario
 from warehouse_sim.sim.arm import ArmConfig, SuctionArm, SuctionGripper
 from warehouse_sim.sim.client import PhysicsClient
@@ -72,9 +73,7 @@ class PickingRewardConfig:
 
     def __post_init__(self) -> None:
         for name in ("shaping", "attach", "lift", "success", "drop", "disturb", "lost"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"PickingRewardConfig.{name} must be a finite number >= 0, got {value!r}")
+            check_real(f"PickingRewardConfig.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -103,14 +102,11 @@ class PickingConfig:
     reward: PickingRewardConfig = field(default_factory=PickingRewardConfig)
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_items, bool) or not isinstance(self.n_items, int) or self.n_items < 1:
-            raise ValueError(f"n_items must be a positive integer, got {self.n_items!r}")
+        check_int("n_items", self.n_items)
         if self.n_items > self.layout.n_slots:
             raise ValueError(f"n_items must be <= {self.layout.n_slots} (bin slots), got {self.n_items}")
         for name in ("physics_hz", "control_hz"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name))
         if self.physics_hz % self.control_hz != 0:
             raise ValueError(f"control_hz ({self.control_hz}) must divide physics_hz ({self.physics_hz})")
         if not (math.isfinite(self.max_step_m) and 0 < self.max_step_m <= 0.1):

@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 
+from warehouse_sim._checks import check_int
 from warehouse_sim.training.warm_start import WarmStartConfig
 
 Algo = Literal["ppo", "dqn", "qrdqn"]
@@ -137,9 +138,7 @@ class TrainConfig:
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
         for name in ("n_timesteps", "n_envs", "n_eval_episodes", "final_eval_episodes", "torch_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name))
         for name in ("eval_freq", "checkpoint_freq"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:

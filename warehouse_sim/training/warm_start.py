@@ -29,6 +29,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from warehouse_sim._checks import check_int, check_real
+
 #: Seeds of demonstration episode ``i`` are ``seed + DEMO_SEED_OFFSET + i``: far from
 #: the evaluation seeds (0, 1, ...) so a policy is never scored on episodes it imitated.
 DEMO_SEED_OFFSET = 1_000_000
@@ -63,13 +65,8 @@ class WarmStartConfig:
         if not isinstance(self.baseline, str) or not self.baseline:
             raise ValueError(f"warm_start.baseline must be a baseline name, got {self.baseline!r}")
         for name in ("episodes", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"warm_start.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not (
-            self.learning_rate > 0
-        ):
-            raise ValueError(f"warm_start.learning_rate must be a number > 0, got {self.learning_rate!r}")
+            check_int(f"warm_start.{name}", getattr(self, name))
+        check_real("warm_start.learning_rate", self.learning_rate, strict=True)
         if isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float)) or not (
             0.0 <= self.label_smoothing < 1.0
         ):
