@@ -215,7 +215,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         self._frames = []
         on_tick = self._capture if self.render_mode == "rgb_array" else None
         profit = self.task.run_epoch(price_idx, order_idx, rule, on_tick=on_tick)
-        reward = profit / self.task.ops_scenario.reward_scale
+        reward = profit / self.task.reward_scale
         info = self._info()
         truncated = self.task.physics_error
         terminated = not truncated and self.task.epoch >= self.scenario.n_epochs

@@ -488,6 +488,8 @@ class FulfilmentTask:
         self.scenario = scenario
         self.ops_scenario = scenario.resolved_operations()
         self.model = OperationsModel(self.ops_scenario, put_away=True)
+        #: Money per unit of env reward.
+        self.reward_scale = float(self.ops_scenario.reward_scale)
         self.layout = make_layout(scenario.layout)
         self.slot_faces = assign_slots(self.layout, self.ops_scenario)
         self.classes = price_classes(self.ops_scenario, scenario.n_price_classes)

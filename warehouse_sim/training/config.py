@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from warehouse_sim._checks import check_int
+from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
 Algo = Literal["ppo", "dqn", "qrdqn"]
@@ -63,6 +64,7 @@ _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
+        "reward_shaping",
     }
 )  # fmt: skip
 
@@ -115,6 +117,9 @@ class TrainConfig:
         torch_threads: Threads torch may use (one is fastest on a shared CPU).
         warm_start: PPO only: imitate a baseline before training
             (:class:`~warehouse_sim.training.warm_start.WarmStartConfig`), or ``None``.
+        reward_shaping: A potential-based shaping of the training reward (a name from
+            :data:`~warehouse_sim.training.shaping.REWARD_SHAPINGS`), or ``None``.
+            Monitor files and evaluations keep the env's own reward.
     """
 
     env_id: str
@@ -133,6 +138,7 @@ class TrainConfig:
     final_eval_episodes: int = 20
     torch_threads: int = 1
     warm_start: WarmStartConfig | None = None
+    reward_shaping: str | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -154,6 +160,8 @@ class TrainConfig:
             if isinstance(value, str) and not (key in ("learning_rate", "clip_range") and _is_schedule(value)):
                 raise ValueError(f"{key} must be a number (or 'lin_<float>' for a schedule), got {value!r}")
         _check_policy_kwargs(self.policy_kwargs)
+        if self.reward_shaping is not None and self.reward_shaping not in REWARD_SHAPINGS:
+            raise ValueError(f"unknown reward_shaping {self.reward_shaping!r}; known: {', '.join(REWARD_SHAPINGS)}")
         if self.warm_start is not None:
             _check_warm_start(self)
 

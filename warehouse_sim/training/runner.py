@@ -42,6 +42,7 @@ from warehouse_sim.training.callbacks import (
     make_callbacks,
 )
 from warehouse_sim.training.config import TrainConfig
+from warehouse_sim.training.shaping import shape_reward
 
 CONFIG_FILE = "config.yaml"
 EVAL_FILE = "eval.json"
@@ -135,27 +136,28 @@ def read_run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
         raise RunFolderError(f"corrupt {path}: {exc}") from None
 
 
-def _env_factory(env_id: str, env_kwargs: Mapping[str, Any], monitor_file: str) -> Callable[[], gym.Env[Any, Any]]:
-    kwargs = dict(env_kwargs)
+def _env_factory(config: TrainConfig, monitor_file: str) -> Callable[[], gym.Env[Any, Any]]:
+    env_id, kwargs, shaping, gamma = config.env_id, dict(config.env_kwargs), config.reward_shaping, _gamma(config)
 
     def make() -> gym.Env[Any, Any]:
         from stable_baselines3.common.monitor import Monitor
 
         import warehouse_sim  # noqa: F401 - registers the ids in a fresh SubprocVecEnv worker
 
-        return Monitor(gym.make(env_id, **kwargs), filename=monitor_file)
+        # The Monitor inside the shaping: its episode returns are the env's own reward.
+        return shape_reward(Monitor(gym.make(env_id, **kwargs), filename=monitor_file), shaping, gamma)
 
     return make
 
 
 def make_vec_env(config: TrainConfig, *, run_dir: Path, seed: int, session: int) -> Any:
-    """The training ``VecEnv``: Monitor-wrapped envs in a Dummy/SubprocVecEnv, seeded."""
+    """The training ``VecEnv``: Monitor-wrapped (then reward-shaped) envs in a Dummy/SubprocVecEnv, seeded."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     monitor_dir = run_dir / "monitor"
     monitor_dir.mkdir(parents=True, exist_ok=True)
     factories = [
-        _env_factory(config.env_id, config.env_kwargs, str(monitor_dir / f"{session}-{rank}"))
+        _env_factory(config, str(monitor_dir / f"{session}-{rank}"))
         for rank in range(config.n_envs)
     ]
     venv = SubprocVecEnv(factories) if config.resolved_vec_env() == "subproc" else DummyVecEnv(factories)
@@ -198,7 +200,7 @@ def _warm_start(model: Any, config: TrainConfig, run_dir: Path, seed: int) -> No
     started = time.perf_counter()
     demos = collect_demonstrations(
         config.env_id, config.env_kwargs, warm.baseline, episodes=warm.episodes, seed=seed, gamma=_gamma(config),
-        jobs=config.n_envs,
+        reward_shaping=config.reward_shaping, jobs=config.n_envs,
     )
     summary = pretrain(model, demos, warm, seed=seed)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
@@ -230,7 +232,8 @@ def train(
     run_dir = Path(out_dir)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RunFolderError(f"{run_dir} already exists and is not empty (use --resume to continue a run)")
-    gym.make(config.env_id, **dict(config.env_kwargs)).close()  # bad env kwargs fail before anything is written
+    # Bad env kwargs, or a shaping the env does not support, fail before anything is written.
+    shape_reward(gym.make(config.env_id, **dict(config.env_kwargs)), config.reward_shaping, _gamma(config)).close()
     run_dir.mkdir(parents=True, exist_ok=True)
     run_info = {
         "seed": seed,

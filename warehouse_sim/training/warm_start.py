@@ -90,24 +90,29 @@ class Demonstrations:
     episode_returns: np.ndarray
 
 
-def _demo_episode(env_id: str, env_kwargs: Mapping[str, Any], baseline: str, seed: int, gamma: float) -> tuple[np.ndarray, ...]:
-    """One baseline episode: (observations, actions, returns-to-go, episode return)."""
+def _demo_episode(
+    env_id: str, env_kwargs: Mapping[str, Any], baseline: str, seed: int, gamma: float, reward_shaping: str | None
+) -> tuple[np.ndarray, ...]:
+    """One baseline episode: (observations, actions, shaped returns-to-go, the env's own episode return)."""
     import warehouse_sim  # noqa: F401 - registers the ids in a fresh worker
     from warehouse_sim.policies.registry import make_baseline
+    from warehouse_sim.training.shaping import shape_reward
 
-    env = gym.make(env_id, **dict(env_kwargs))
+    env = shape_reward(gym.make(env_id, **dict(env_kwargs)), reward_shaping, gamma)
     try:
         obs, _ = env.reset(seed=seed)
         policy = make_baseline(baseline, env)
         policy.reset(env)
         observations, actions, rewards = [], [], []
+        episode_return = 0.0
         done = False
         while not done:
             action = policy.act(obs)
             observations.append(obs)
             actions.append(np.asarray(action))
-            obs, reward, terminated, truncated, _ = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(action)
             rewards.append(float(reward))
+            episode_return += float(info.get("reward_unshaped", reward))
             done = terminated or truncated
     finally:
         env.close()
@@ -116,7 +121,7 @@ def _demo_episode(env_id: str, env_kwargs: Mapping[str, Any], baseline: str, see
     for t in range(len(rewards) - 1, -1, -1):
         running = rewards[t] + gamma * running
         returns[t] = running
-    return np.stack(observations).astype(np.float32), np.stack(actions), returns, np.array(sum(rewards))
+    return np.stack(observations).astype(np.float32), np.stack(actions), returns, np.array(episode_return)
 
 
 def collect_demonstrations(
@@ -127,6 +132,7 @@ def collect_demonstrations(
     episodes: int,
     seed: int,
     gamma: float,
+    reward_shaping: str | None = None,
     jobs: int = 1,
 ) -> Demonstrations:
     """Run ``baseline`` for ``episodes`` episodes (seeds ``seed + DEMO_SEED_OFFSET + i``).
@@ -138,13 +144,16 @@ def collect_demonstrations(
         episodes: Number of episodes.
         seed: Run seed.
         gamma: Discount of the returns-to-go.
+        reward_shaping: The training run's reward shaping
+            (:mod:`warehouse_sim.training.shaping`): the returns-to-go the critic is fitted
+            to are of the shaped reward; ``episode_returns`` stay the env's own.
         jobs: Worker processes (1: in this process).
 
     Raises:
         ValueError: for an unknown baseline or one that does not support ``env_id``.
     """
     seeds = [seed + DEMO_SEED_OFFSET + i for i in range(episodes)]
-    args = [(env_id, dict(env_kwargs), baseline, s, gamma) for s in seeds]
+    args = [(env_id, dict(env_kwargs), baseline, s, gamma, reward_shaping) for s in seeds]
     if jobs <= 1:
         parts = [_demo_episode(*a) for a in args]
     else:
