@@ -145,6 +145,19 @@ def test_bad_input_is_one_line_exit_2(argv: list[str], message: str, capsys: pyt
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("shaping", "message"),
+    [("stock_value", "needs an env with an operations model"), ("cash", "unknown reward_shaping 'cash'")],
+)
+def test_a_reward_shaping_the_env_lacks_is_one_line_and_writes_no_run(
+    shaping: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hyperparams = tmp_path / "ppo.yml"
+    hyperparams.write_text(yaml.safe_dump({NAV: {"n_timesteps": 64, "reward_shaping": shaping}}))
+    assert message in _error(["train", "--hyperparams", str(hyperparams), "--out", str(tmp_path / "run")], capsys)
+    assert not (tmp_path / "run").exists()
+
+
 def test_policy_file_errors_write_nothing(exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "r.json"
     base = ["evaluate", "--env", NAV, "--out", str(report), "--plot", str(tmp_path / "p.png")]

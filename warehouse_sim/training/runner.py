@@ -233,7 +233,11 @@ def train(
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RunFolderError(f"{run_dir} already exists and is not empty (use --resume to continue a run)")
     # Bad env kwargs, or a shaping the env does not support, fail before anything is written.
-    shape_reward(gym.make(config.env_id, **dict(config.env_kwargs)), config.reward_shaping, _gamma(config)).close()
+    env = gym.make(config.env_id, **dict(config.env_kwargs))
+    try:
+        shape_reward(env, config.reward_shaping, _gamma(config))
+    finally:
+        env.close()
     run_dir.mkdir(parents=True, exist_ok=True)
     run_info = {
         "seed": seed,
