@@ -171,6 +171,22 @@ def test_invariants_hold_over_random_shifts(seed: int) -> None:
     env.close()
 
 
+def test_observation_tells_how_long_a_lot_ordered_now_could_sell() -> None:
+    env = gym.make(ENV_ID, scenario="warehouse-tiny")
+    obs, _ = env.reset(seed=0)
+    task = env.unwrapped.task
+    n, n_epochs = task.model.n_skus, env.unwrapped.scenario.n_epochs
+    lead = task.model.lead_time
+    assert env.observation_space.shape == (9 + 7 * n,)
+    for epoch in range(n_epochs):
+        selling = obs[15::7]
+        np.testing.assert_allclose(selling, np.maximum(n_epochs - epoch - lead, 0) / n_epochs, rtol=1e-6)
+        obs, _, terminated, _, _ = env.step(np.zeros_like(env.action_space.nvec))
+    # By the end of the shift no lot ordered could arrive in time to be sold.
+    assert terminated and (selling[lead >= 1] == 0).all()
+    env.close()
+
+
 # ---------------------------------------------------------------------------- contract
 def test_checkers_pass() -> None:
     from gymnasium.utils.env_checker import check_env
@@ -315,6 +331,34 @@ def test_heuristic_beats_random_on_the_tiny_warehouse() -> None:
         profit[name] = info["cumulative"]["profit"]
     env.close()
     assert profit["heuristic"] > profit["random"]
+
+
+def test_horizon_heuristic_buys_nothing_the_shift_cannot_sell_and_earns_more() -> None:
+    env = _make(scenario="warehouse-small", shift_hours=2)
+    task = env.unwrapped.task
+    m, n_epochs, c = task.model, env.unwrapped.scenario.n_epochs, task.n_classes
+    profit, late_textbook_orders = {}, 0
+    for name in ("heuristic", "horizon"):
+        policy = make_baseline(name, env)
+        plain = make_baseline("heuristic", env)
+        obs, _ = env.reset(seed=4)
+        policy.reset(env)
+        plain.reset(env)
+        done = False
+        while not done:
+            action = policy.act(obs)
+            order, textbook = action[c : c + m.n_skus], plain.act(obs)[c : c + m.n_skus]
+            # Never more than the textbook rule, and no lot that would arrive after the shift.
+            assert (order <= textbook).all()
+            if name == "horizon":
+                assert (order[m.lead_time >= n_epochs - task.epoch] == 0).all()
+                late_textbook_orders += int(textbook[m.lead_time >= n_epochs - task.epoch].sum())
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        profit[name] = info["cumulative"]["profit"]
+    env.close()
+    assert late_textbook_orders > 0  # the textbook rule does buy stock that arrives too late
+    assert profit["horizon"] > profit["heuristic"]
 
 
 # ---------------------------------------------------------------------------- dispatch rules

@@ -20,7 +20,7 @@ from warehouse_sim.tasks.fulfilment import (
 )
 
 _N_GLOBAL = 6 + len(DISPATCH_RULES)
-_N_PER_SKU = 6
+_N_PER_SKU = 7
 _OBS_HIGH = 10.0
 
 
@@ -60,7 +60,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     Out-of-range, non-integer, NaN or wrongly shaped actions raise ``ValueError``
     before anything changes.
 
-    **Observation** ``Box(0, 10, (6 + 3 + 6 N,), float32)``, clipped to [0, 10]:
+    **Observation** ``Box(0, 10, (6 + 3 + 7 N,), float32)``, clipped to [0, 10]:
 
     ===========  ===================================================================
     index        meaning (units)
@@ -72,12 +72,14 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     4            open orders (not shipped, not lost) / (4 n_robots)
     5            open orders past their due time / n_robots
     6..8         dispatch rule in force (one-hot: FIFO, EDD, nearest)
-    9 + 6 i      SKU i on hand (in its slot) / scale_i
-    10 + 6 i     SKU i in the dock (received, not put away) / scale_i
-    11 + 6 i     SKU i on order (pipeline) / scale_i
-    12 + 6 i     SKU i reserved for open orders / scale_i
-    13 + 6 i     SKU i demand last epoch / its base rate per epoch (at base price)
-    14 + 6 i     SKU i price level in force / (levels - 1)
+    9 + 7 i      SKU i on hand (in its slot) / scale_i
+    10 + 7 i     SKU i in the dock (received, not put away) / scale_i
+    11 + 7 i     SKU i on order (pipeline) / scale_i
+    12 + 7 i     SKU i reserved for open orders / scale_i
+    13 + 7 i     SKU i demand last epoch / its base rate per epoch (at base price)
+    14 + 7 i     SKU i price level in force / (levels - 1)
+    15 + 7 i     SKU i selling time of a lot ordered now: epochs of the shift left
+                 after it arrives (``max(0, epochs left - lead_time_i)``) / epochs
     ===========  ===================================================================
 
     ``scale_i`` is the SKU's capacity, or twice its largest order quantity if it has none.
@@ -180,6 +182,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
         self._scale = np.maximum(caps, 1).astype(float)
         self._rate_scale = np.maximum(m.base_rate, 1e-6)
         self._price_span = np.maximum(m.n_price_levels - 1, 1).astype(float)
+        self._lead_epochs = m.lead_time.astype(float)
         self._renderer: TopDownRenderer | None = None
         self._ticks_per_frame = max(1, int(round(frame_interval_s * scenario.control_hz)))
         self._frames: list[tuple[float, np.ndarray, dict[str, Any]]] = []
@@ -302,6 +305,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
                 m.reserved / self._scale,
                 task.last_demand / self._rate_scale,
                 m.price_idx / self._price_span,
+                np.maximum(sc.n_epochs - task.epoch - self._lead_epochs, 0.0) / sc.n_epochs,
             ],
             axis=1,
         ).ravel()

@@ -24,9 +24,19 @@ class FulfilmentHeuristic(Policy):
       is at or below ``s``, the smallest order level that reaches ``S`` is ordered (the
       largest if none does).
     * **Dispatch**: nearest robot.
+
+    The textbook rule is stationary: it restocks for a future beyond the shift, so stock
+    bought late is left over at its end. With ``horizon=True`` (baseline ``horizon``),
+    the finite-horizon variant never orders more than the rest of the shift is expected
+    to sell: no lot that would arrive after the last epoch, and an order only up to the
+    mean demand of the epochs left (at the prices in force) less the inventory position.
+
+    Args:
+        horizon: Cap orders by the demand of the rest of the shift.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, horizon: bool = False) -> None:
+        self.horizon = horizon
         self._env: Any = None
 
     def reset(self, env: gym.Env[Any, Any]) -> None:
@@ -52,11 +62,34 @@ class FulfilmentHeuristic(Policy):
         enough = (quantities >= need) & (np.arange(quantities.shape[1])[None, :] < m.n_quantity_levels[:, None])
         first = np.where(enough.any(axis=1), enough.argmax(axis=1), m.n_quantity_levels - 1)
         order = np.where(position <= self.s, first, 0)
+        if self.horizon:
+            order = np.minimum(order, self._horizon_cap(position))
         return np.concatenate([self.class_levels, order, [DISPATCH_RULES.index("nearest")]]).astype(np.int64)
+
+
+    def _horizon_cap(self, position: np.ndarray) -> np.ndarray:
+        """Largest sensible order level per SKU given the epochs left in the shift."""
+        task = self._env.task
+        m = task.model
+        left = self._env.scenario.n_epochs - task.epoch
+        rate = np.array([sku.demand_rate(float(p)) for sku, p in zip(task.ops_scenario.skus, m.price)])
+        need = rate * left - position
+        quantities = m.quantity_levels
+        valid = np.arange(quantities.shape[1])[None, :] < m.n_quantity_levels[:, None]
+        enough = (quantities >= need[:, None]) & valid
+        first = np.where(enough.any(axis=1), enough.argmax(axis=1), m.n_quantity_levels - 1)
+        return np.where((need > 0) & (m.lead_time < left), first, 0)
 
 
 def make_heuristic_policy(env: gym.Env[Any, Any]) -> FulfilmentHeuristic:
     """Factory for ``baseline:heuristic`` (Fulfilment-v0)."""
     policy = FulfilmentHeuristic()
+    policy.reset(env)
+    return policy
+
+
+def make_horizon_policy(env: gym.Env[Any, Any]) -> FulfilmentHeuristic:
+    """Factory for ``baseline:horizon`` (Fulfilment-v0): the heuristic capped by the shift's end."""
+    policy = FulfilmentHeuristic(horizon=True)
     policy.reset(env)
     return policy

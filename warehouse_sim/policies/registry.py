@@ -65,6 +65,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Fulfilment-v0",),
         "(s, S) restocking, myopic prices per SKU class, nearest-robot dispatch",
     ),
+    "horizon": BaselineSpec(
+        "warehouse_sim.policies.fulfilment:make_horizon_policy",
+        ("warehouse_sim/Fulfilment-v0",),
+        "the heuristic, ordering no more than the rest of the shift is expected to sell",
+    ),
     "q-learning": BaselineSpec(
         "warehouse_sim.policies.inventory:make_q_learning_policy",
         ("warehouse_sim/Inventory-v0",),
