@@ -103,8 +103,8 @@ REFERENCES: dict[str, Reference] = {
         ),
         Reference("ppo-picking", "ppo", PICK, {}, None, "baseline:scripted", "picking", min_success=0.80),
         Reference(
-            "ppo-fulfilment", "ppo", FUL, {}, None, "baseline:heuristic", "profit", min_profit_ratio=1.1,
-            episodes=20, eval_freq=2_048, eval_episodes=2,
+            "ppo-fulfilment", "ppo", FUL, {}, None, "baseline:heuristic", "profit", extra_baselines=("baseline:horizon",),
+            min_profit_ratio=1.1, episodes=20, eval_freq=1_536, eval_episodes=2,
         ),
     )
 }  # fmt: skip
