@@ -57,15 +57,10 @@ class FulfilmentHeuristic(Policy):
             raise RuntimeError("call reset(env) before act()")
         m = self._env.task.model
         position = m.on_hand + m.dock + m.on_order - m.reserved
-        quantities = m.quantity_levels
-        need = self.order_up_to[:, None] - position[:, None]
-        enough = (quantities >= need) & (np.arange(quantities.shape[1])[None, :] < m.n_quantity_levels[:, None])
-        first = np.where(enough.any(axis=1), enough.argmax(axis=1), m.n_quantity_levels - 1)
-        order = np.where(position <= self.s, first, 0)
+        order = np.where(position <= self.s, _level_covering(m, self.order_up_to - position), 0)
         if self.horizon:
             order = np.minimum(order, self._horizon_cap(position))
         return np.concatenate([self.class_levels, order, [DISPATCH_RULES.index("nearest")]]).astype(np.int64)
-
 
     def _horizon_cap(self, position: np.ndarray) -> np.ndarray:
         """Largest sensible order level per SKU given the epochs left in the shift."""
@@ -74,11 +69,15 @@ class FulfilmentHeuristic(Policy):
         left = self._env.scenario.n_epochs - task.epoch
         rate = np.array([sku.demand_rate(float(p)) for sku, p in zip(task.ops_scenario.skus, m.price)])
         need = rate * left - position
-        quantities = m.quantity_levels
-        valid = np.arange(quantities.shape[1])[None, :] < m.n_quantity_levels[:, None]
-        enough = (quantities >= need[:, None]) & valid
-        first = np.where(enough.any(axis=1), enough.argmax(axis=1), m.n_quantity_levels - 1)
-        return np.where((need > 0) & (m.lead_time < left), first, 0)
+        return np.where((need > 0) & (m.lead_time < left), _level_covering(m, need), 0)
+
+
+def _level_covering(model: Any, need: np.ndarray) -> np.ndarray:
+    """Per SKU, the smallest order level of at least ``need`` units (the largest level if none is)."""
+    quantities = model.quantity_levels
+    valid = np.arange(quantities.shape[1])[None, :] < model.n_quantity_levels[:, None]
+    enough = (quantities >= need[:, None]) & valid
+    return np.where(enough.any(axis=1), enough.argmax(axis=1), model.n_quantity_levels - 1)
 
 
 def make_heuristic_policy(env: gym.Env[Any, Any]) -> FulfilmentHeuristic:
