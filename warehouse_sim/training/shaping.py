@@ -29,10 +29,6 @@ import numpy as np
 
 from warehouse_sim._checks import check_real
 
-#: ``reward_shaping`` values of a training config (None: the env's own reward).
-REWARD_SHAPINGS = ("stock_value",)
-
-
 class StockValueShaping(gym.Wrapper[Any, Any, Any, Any]):
     """Add ``gamma * Phi(s') - Phi(s)``, ``Phi`` = stock owned valued at unit cost (see the module).
 
@@ -84,6 +80,11 @@ class StockValueShaping(gym.Wrapper[Any, Any, Any, Any]):
         return obs, shaped, terminated, truncated, info
 
 
+#: Wrapper of each ``reward_shaping`` value of a training config (None: the env's own reward).
+_SHAPINGS = {"stock_value": StockValueShaping}
+REWARD_SHAPINGS = tuple(_SHAPINGS)
+
+
 def shape_reward(env: gym.Env[Any, Any], shaping: str | None, gamma: float) -> gym.Env[Any, Any]:
     """Wrap ``env`` in the named shaping (``None``: return it unchanged).
 
@@ -92,6 +93,6 @@ def shape_reward(env: gym.Env[Any, Any], shaping: str | None, gamma: float) -> g
     """
     if shaping is None:
         return env
-    if shaping != "stock_value":
+    if shaping not in _SHAPINGS:
         raise ValueError(f"unknown reward_shaping {shaping!r}; known: {', '.join(REWARD_SHAPINGS)}")
-    return StockValueShaping(env, gamma)
+    return _SHAPINGS[shaping](env, gamma)
