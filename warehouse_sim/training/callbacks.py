@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,27 @@ CHECKPOINT_DIGITS = 12
 MODEL_FILE = "model.zip"
 REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 STATE_FILE = "state.json"
+#: With ``keep_best``: the best periodically evaluated model, ``best/<timesteps>/``.
+BEST_DIR = "best"
 
 
-def save_checkpoint(model: Any, root: Path, *, wall_time_s: float, keep: int = 2) -> Path:
+def save_checkpoint(
+    model: Any,
+    root: Path,
+    *,
+    wall_time_s: float,
+    keep: int = 2,
+    extra_state: Mapping[str, Any] | None = None,
+    replay_buffer: bool = True,
+) -> Path:
     """Write a complete checkpoint of ``model`` under ``root`` and return its folder.
 
     Everything (model, replay buffer of off-policy algorithms, ``VecNormalize``
-    statistics, ``state.json``) is written into a temporary folder that is then renamed
-    to ``root/<timesteps>``: a ``kill -9`` at any moment leaves either the new complete
-    checkpoint or none, and the previous ones intact. Only the newest ``keep`` are kept.
+    statistics, ``state.json`` with ``extra_state`` merged in; the replay buffer only
+    if ``replay_buffer``) is written into a
+    temporary folder that is then renamed to ``root/<timesteps>``: a ``kill -9`` at any
+    moment leaves either the new complete checkpoint or none, and the previous ones
+    intact. Only the newest ``keep`` are kept.
     """
     root.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
@@ -42,12 +55,13 @@ def save_checkpoint(model: Any, root: Path, *, wall_time_s: float, keep: int = 2
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     model.save(tmp / MODEL_FILE)
-    if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
+    if replay_buffer and getattr(model, "replay_buffer", None) is not None:
         model.save_replay_buffer(tmp / REPLAY_BUFFER_FILE)
     normalizer = model.get_vec_normalize_env()
     if normalizer is not None:
         normalizer.save(tmp / VECNORMALIZE_FILE)
-    (tmp / STATE_FILE).write_text(json.dumps({"timesteps": steps, "wall_time_s": wall_time_s}) + "\n")
+    state = {"timesteps": steps, "wall_time_s": wall_time_s, **(extra_state or {})}
+    (tmp / STATE_FILE).write_text(json.dumps(state) + "\n")
     os.replace(tmp, final)
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -62,6 +76,12 @@ def list_checkpoints(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name))
 
 
+def best_checkpoint(run_dir: Path) -> Path | None:
+    """The ``keep_best`` model of a run folder (its ``state.json`` has ``return``), or ``None``."""
+    found = list_checkpoints(run_dir / BEST_DIR)
+    return found[-1] if found else None
+
+
 def make_callbacks(
     *,
     run_dir: Path,
@@ -70,6 +90,9 @@ def make_callbacks(
     eval_freq: int,
     n_eval_episodes: int,
     on_policy: bool,
+    eval_seed: int = 0,
+    evaluate_at_start: bool = False,
+    keep_best: bool = False,
     wall_time_offset_s: float = 0.0,
 ) -> list[Any]:
     """Build the checkpoint and evaluation callbacks of a run (imports SB3).
@@ -80,9 +103,13 @@ def make_callbacks(
         checkpoint_freq: Timesteps between checkpoints (0: none).
         eval_env: A separate, unwrapped-by-VecEnv env for evaluation (``None``: none).
         eval_freq: Timesteps between evaluations.
-        n_eval_episodes: Episodes per evaluation, from seeds 0, 1, ...
+        n_eval_episodes: Episodes per evaluation, from seeds ``eval_seed``, ``eval_seed + 1``, ...
         on_policy: Checkpoint at rollout ends (PPO) rather than at any step (DQN), so a
             resumed run reaches exactly the timesteps of an uninterrupted one.
+        eval_seed: Seed of the first evaluation episode.
+        evaluate_at_start: Also evaluate before the first step (a warm-started policy).
+        keep_best: Save each evaluated model that beats the best mean return so far to
+            ``best/<timesteps>/`` (see :func:`best_checkpoint`).
         wall_time_offset_s: Training wall time already spent before this session.
     """
     from stable_baselines3.common.callbacks import BaseCallback
@@ -134,6 +161,12 @@ def make_callbacks(
 
         def _init_callback(self) -> None:
             self._last = self.num_timesteps
+            best = best_checkpoint(run_dir)
+            self._best = float("-inf") if best is None else float(json.loads((best / STATE_FILE).read_text())["return"])
+
+        def _on_training_start(self) -> None:
+            if evaluate_at_start and self.num_timesteps == 0:
+                self._evaluate()
 
         def _on_step(self) -> bool:
             if self.num_timesteps - self._last >= eval_freq:
@@ -144,7 +177,7 @@ def make_callbacks(
         def _evaluate(self) -> None:
             assert eval_env is not None
             policy = SB3Policy(self.model, self.model.get_vec_normalize_env())
-            summary = summarize_episodes(run_episodes(eval_env, policy, episodes=n_eval_episodes, seed=0))
+            summary = summarize_episodes(run_episodes(eval_env, policy, episodes=n_eval_episodes, seed=eval_seed))
             kpis = {name: stats["mean"] for name, stats in summary["kpis"].items()}
             self.logger.record("eval/mean_return", summary["return"]["mean"])
             self.logger.record("eval/mean_length", summary["length"]["mean"])
@@ -159,6 +192,12 @@ def make_callbacks(
             }
             with (run_dir / "evaluations.jsonl").open("a") as f:
                 f.write(json.dumps(entry) + "\n")
+            if keep_best and summary["return"]["mean"] > self._best:
+                self._best = summary["return"]["mean"]
+                save_checkpoint(
+                    self.model, run_dir / BEST_DIR, wall_time_s=entry["wall_time_s"], keep=1,
+                    extra_state={"return": self._best}, replay_buffer=False,
+                )
 
     callbacks: list[Any] = []
     if checkpoint_freq > 0:

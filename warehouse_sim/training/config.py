@@ -64,7 +64,7 @@ _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
-        "reward_shaping",
+        "reward_shaping", "eval_seed", "keep_best",
     }
 )  # fmt: skip
 
@@ -112,6 +112,12 @@ class TrainConfig:
         algo_kwargs: Constructor arguments of the algorithm (learning rate, batch size, ...).
         eval_freq: Evaluate every this many timesteps (0: never during training).
         n_eval_episodes: Episodes per periodic evaluation.
+        eval_seed: Seed of the first periodic-evaluation episode (``eval_seed``,
+            ``eval_seed + 1``, ...). With ``keep_best`` these are validation episodes:
+            keep them disjoint from the seeds the final model is judged on.
+        keep_best: The run's model is the periodically evaluated one with the best mean
+            return (a warm-started run's start included) rather than the last one, like
+            SB3's ``EvalCallback(best_model_save_path=...)``. Needs ``eval_freq > 0``.
         checkpoint_freq: Save a checkpoint every this many timesteps (0: never).
         final_eval_episodes: Episodes of the evaluation written to ``eval.json``.
         torch_threads: Threads torch may use (one is fastest on a shared CPU).
@@ -134,6 +140,8 @@ class TrainConfig:
     algo_kwargs: Mapping[str, Any] = field(default_factory=dict)
     eval_freq: int = 10_000
     n_eval_episodes: int = 10
+    eval_seed: int = 0
+    keep_best: bool = False
     checkpoint_freq: int = 10_000
     final_eval_episodes: int = 20
     torch_threads: int = 1
@@ -145,10 +153,14 @@ class TrainConfig:
             raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
         for name in ("n_timesteps", "n_envs", "n_eval_episodes", "final_eval_episodes", "torch_threads"):
             check_int(name, getattr(self, name))
-        for name in ("eval_freq", "checkpoint_freq"):
+        for name in ("eval_freq", "checkpoint_freq", "eval_seed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not isinstance(self.keep_best, bool):
+            raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
+        if self.keep_best and self.eval_freq == 0:
+            raise ValueError("keep_best needs periodic evaluations (eval_freq > 0)")
         if self.vec_env not in get_args(VecEnvKind):
             raise ValueError(f"vec_env must be one of {', '.join(get_args(VecEnvKind))}, got {self.vec_env!r}")
         if not isinstance(self.env_kwargs, Mapping):

@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.yaml          resolved TrainConfig, seed, exact command, versions, git revision, sessions
-    model.zip            the final model (written last, atomically)
+    model.zip            the final model, or with keep_best the best evaluated one (written last, atomically)
     vecnormalize.pkl     VecNormalize statistics (when the config normalises)
     eval.json            evaluation of the final model (see warehouse_sim.evaluation)
     warm_start.json      with a warm start: demonstrations, imitation accuracy, losses
@@ -11,6 +11,7 @@ A run folder holds::
     monitor/             SB3 Monitor CSVs, one per env and session (<session>-<rank>.monitor.csv)
     tb/                  TensorBoard logs
     checkpoints/<steps>/ model.zip, replay_buffer.pkl (DQN), vecnormalize.pkl, state.json
+    best/<steps>/        with keep_best: the best periodically evaluated model (state.json has its return)
 
 Stable-Baselines3 and torch are imported inside the functions only.
 """
@@ -38,6 +39,7 @@ from warehouse_sim.training.callbacks import (
     MODEL_FILE,
     REPLAY_BUFFER_FILE,
     STATE_FILE,
+    best_checkpoint,
     list_checkpoints,
     make_callbacks,
 )
@@ -342,6 +344,9 @@ def _run(
             eval_freq=config.eval_freq,
             n_eval_episodes=config.n_eval_episodes,
             on_policy=config.algo == "ppo",
+            eval_seed=config.eval_seed,
+            evaluate_at_start=checkpoint is None and config.warm_start is not None,
+            keep_best=config.keep_best,
             wall_time_offset_s=wall_offset,
         )
         start = time.perf_counter()
@@ -354,8 +359,14 @@ def _run(
                 tb_log_name=config.algo.upper(),
             )
         wall_time = wall_offset + time.perf_counter() - start
+        trained = int(model.num_timesteps)
 
         normalizer = model.get_vec_normalize_env()
+        best = best_checkpoint(run_dir) if config.keep_best else None
+        if best is not None:
+            model = cls.load(best / MODEL_FILE, device="cpu")
+            if normalizer is not None:
+                normalizer = VecNormalize.load(str(best / VECNORMALIZE_FILE), normalizer.venv)
         if normalizer is not None:
             tmp = run_dir / f".{VECNORMALIZE_FILE}.tmp"
             normalizer.save(str(tmp))
@@ -368,13 +379,16 @@ def _run(
             episodes=config.final_eval_episodes,
             seed=0,
         )
-        report["timesteps"] = int(model.num_timesteps)
+        report["timesteps"] = trained
         report["wall_time_s"] = round(wall_time, 3)
+        if best is not None:
+            state = json.loads((best / STATE_FILE).read_text())
+            report["kept_best"] = {"timesteps": state["timesteps"], "validation_return": state["return"]}
         write_json_atomic(run_dir / EVAL_FILE, report)
         tmp_model = run_dir / f".{MODEL_FILE}.tmp.zip"
         model.save(tmp_model)
         os.replace(tmp_model, run_dir / MODEL_FILE)
-        return TrainResult(run_dir, run_dir / MODEL_FILE, int(model.num_timesteps), wall_time, report)
+        return TrainResult(run_dir, run_dir / MODEL_FILE, trained, wall_time, report)
     finally:
         eval_env.close()
         venv.close()
