@@ -11,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 import yaml
 
 from warehouse_sim.training import NormalizeConfig, TrainConfig, load_train_config, read_run_config, resume, train
-from warehouse_sim.training.callbacks import list_checkpoints
+from warehouse_sim.evaluation import load_policy, run_episodes, summarize_episodes
+from warehouse_sim.training.callbacks import best_checkpoint, list_checkpoints
 from warehouse_sim.training.config import config_from_entry, hyperparams_dir
 
 NAV = "warehouse_sim/Navigation-v0"
@@ -67,6 +69,9 @@ def test_yaml_exponent_integers_are_rejected_naming_the_field() -> None:
         ({"n_timesteps": 100, "policy_kwargs": {"net_arch": "dict(pi=[64])"}}, "net_arch"),
         ({"n_timesteps": 100, "learning_rate": "lin_abc"}, "learning_rate"),
         ({"n_timesteps": 100, "eval_freq": -5}, "eval_freq"),
+        ({"n_timesteps": 100, "eval_seed": -1}, "eval_seed"),
+        ({"n_timesteps": 100, "keep_best": "yes"}, "keep_best"),
+        ({"n_timesteps": 100, "keep_best": True, "eval_freq": 0}, "keep_best"),
     ],
 )
 def test_invalid_entries_raise_value_error_naming_the_field(entry: dict, field: str) -> None:
@@ -190,6 +195,48 @@ def test_resume_from_first_checkpoint_reaches_the_same_timesteps(tmp_path: Path)
     assert [s["resumed_from"] for s in run_info["sessions"]] == [None, f"checkpoints/{first.name}"]
     with pytest.raises(ValueError, match="already finished"):
         resume(killed)
+
+
+def _evaluations(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+
+
+def _kept_is_the_best_evaluated(run: Path, kept: dict, *, seed: int, episodes: int) -> None:
+    """``kept`` names the first evaluation with the top return, and model.zip scores it again on the same seeds."""
+    from stable_baselines3 import PPO
+
+    best = max(_evaluations(run), key=lambda e: e["return"])
+    assert kept == {"timesteps": best["timesteps"], "validation_return": best["return"]}
+    assert PPO.load(run / "model.zip").num_timesteps == best["timesteps"]
+    env = gym.make(INV, scenario="reference-single-sku")
+    try:
+        again = summarize_episodes(run_episodes(env, load_policy(str(run / "model.zip"), env), episodes=episodes, seed=seed))
+    finally:
+        env.close()
+    assert again["return"]["mean"] == pytest.approx(best["return"])
+
+
+def test_keep_best_keeps_the_best_validation_model_also_across_a_resume(tmp_path: Path) -> None:
+    config = _tiny_ppo(n_timesteps=1_024, eval_freq=128, n_eval_episodes=2, eval_seed=500, keep_best=True, checkpoint_freq=256)
+    full = train(config, out_dir=tmp_path / "full", seed=4)
+    assert full.timesteps == 1_024 and full.eval_report["timesteps"] == 1_024
+    assert [e["timesteps"] for e in _evaluations(full.run_dir)] == list(range(128, 1_025, 128))  # no warm start: none at 0
+    _kept_is_the_best_evaluated(full.run_dir, full.eval_report["kept_best"], seed=500, episodes=2)
+    assert best_checkpoint(full.run_dir) is not None and len(list_checkpoints(full.run_dir / "best")) == 1
+
+    # Killed right after the checkpoint at 512 steps; best/ may hold a later model, as after a real kill.
+    killed = tmp_path / "killed"
+    shutil.copytree(full.run_dir, killed)
+    for name in ("model.zip", "eval.json", "vecnormalize.pkl"):
+        (killed / name).unlink()
+    for folder in list_checkpoints(killed / "checkpoints"):
+        if int(folder.name) > 512:
+            shutil.rmtree(folder)
+    lines = [line for line in (killed / "evaluations.jsonl").read_text().splitlines() if json.loads(line)["timesteps"] <= 512]
+    (killed / "evaluations.jsonl").write_text("\n".join(lines) + "\n")
+    resumed = resume(killed)
+    assert resumed.timesteps == 1_024
+    _kept_is_the_best_evaluated(killed, resumed.eval_report["kept_best"], seed=500, episodes=2)
 
 
 def test_kill_9_during_dqn_training_then_resume_with_replay_buffer(tmp_path: Path) -> None:

@@ -74,12 +74,15 @@ def test_pretrained_policy_acts_like_the_baseline_and_its_critic_predicts_the_re
 def test_training_with_a_warm_start_records_it_in_the_run_folder(tmp_path: Path) -> None:
     config = TrainConfig(
         env_id=INV, algo="ppo", n_timesteps=128, env_kwargs=KWARGS, normalize=NormalizeConfig(norm_reward=False),
-        algo_kwargs={"n_steps": 64, "batch_size": 64, "n_epochs": 1}, eval_freq=0, checkpoint_freq=0,
-        final_eval_episodes=1, warm_start=WarmStartConfig("sS", episodes=2, epochs=5),
+        algo_kwargs={"n_steps": 64, "batch_size": 64, "n_epochs": 1}, eval_freq=128, n_eval_episodes=1,
+        checkpoint_freq=0, final_eval_episodes=1, warm_start=WarmStartConfig("sS", episodes=2, epochs=5),
     )
     train(config, out_dir=tmp_path / "run", seed=1)
     summary = json.loads((tmp_path / "run" / "warm_start.json").read_text())
     assert summary["baseline"] == "sS" and summary["episodes"] == 2 and summary["wall_time_s"] > 0
+    # The cloned policy is evaluated before PPO changes it: the learning curve starts at 0 steps.
+    evaluations = (tmp_path / "run" / "evaluations.jsonl").read_text().splitlines()
+    assert [json.loads(line)["timesteps"] for line in evaluations] == [0, 128]
     assert read_run_config(tmp_path / "run")[0] == config  # round-trips through config.yaml
 
 
