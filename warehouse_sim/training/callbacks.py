@@ -39,12 +39,11 @@ def save_checkpoint(
 ) -> Path:
     """Write a complete checkpoint of ``model`` under ``root`` and return its folder.
 
-    Everything (model, replay buffer of off-policy algorithms, ``VecNormalize``
-    statistics, ``state.json`` with ``extra_state`` merged in; the replay buffer only
-    if ``replay_buffer``) is written into a
-    temporary folder that is then renamed to ``root/<timesteps>``: a ``kill -9`` at any
-    moment leaves either the new complete checkpoint or none, and the previous ones
-    intact. Only the newest ``keep`` are kept.
+    Everything (model, the replay buffer of an off-policy algorithm if ``replay_buffer``,
+    ``VecNormalize`` statistics, ``state.json`` with ``extra_state`` merged in) is
+    written into a temporary folder that is then renamed to ``root/<timesteps>``: a
+    ``kill -9`` at any moment leaves either the new complete checkpoint or none, and the
+    previous ones intact. Only the newest ``keep`` are kept.
     """
     root.mkdir(parents=True, exist_ok=True)
     steps = int(model.num_timesteps)
