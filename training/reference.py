@@ -21,7 +21,7 @@ Targets (issue 4): Navigation-v0 small, PPO >= 95% success with SPL >= 0.85 x A*
 DQN >= 90% success; Inventory-v0 reference instance, PPO >= 99% and DQN >= 97% of the
 DP optimum's mean profit, both above the best (s, S) policy. Picking (issue 5): PPO >= 80%
 success. Fulfilment (issue 6): PPO >= 1.1 x the heuristic's mean profit over 20 seeded
-shifts of the default scenario (``--only ppo-fulfilment --eval-jobs 2``: about 1.5 hours
+shifts of the default scenario (``--only ppo-fulfilment --eval-jobs 2``: about an hour
 on 2 cores, most of it simulating the robot fleet).
 """
 
@@ -57,6 +57,8 @@ class Reference:
         timesteps: Training budget; ``None``: the file's ``n_timesteps``.
         against: The baseline the report compares with.
         extra_baselines: Further baselines whose means the summary reports.
+        beat_extra: Profit: the target also needs more profit than every extra baseline
+            (Inventory: the best (s,S)); ``False``: they are only reported.
         target: ``"navigation"``, ``"picking"`` or ``"profit"`` (see :func:`meets_target`).
         min_success: Navigation and picking: least success rate.
         min_spl_ratio: Navigation: least SPL as a fraction of the baseline's (0: not checked).
@@ -74,6 +76,7 @@ class Reference:
     against: str
     target: str
     extra_baselines: tuple[str, ...] = ()
+    beat_extra: bool = True
     min_success: float = 0.0
     min_spl_ratio: float = 0.0
     min_profit_ratio: float = 0.0
@@ -104,7 +107,7 @@ REFERENCES: dict[str, Reference] = {
         Reference("ppo-picking", "ppo", PICK, {}, None, "baseline:scripted", "picking", min_success=0.80),
         Reference(
             "ppo-fulfilment", "ppo", FUL, {}, None, "baseline:heuristic", "profit", extra_baselines=("baseline:horizon",),
-            min_profit_ratio=1.1, episodes=20, eval_freq=512, eval_episodes=2,
+            beat_extra=False, min_profit_ratio=1.1, episodes=20, eval_freq=512, eval_episodes=2,
         ),
     )
 }  # fmt: skip
@@ -122,7 +125,8 @@ def meets_target(ref: Reference, kpis: Mapping[str, float], baseline: Mapping[st
         success = kpis.get("is_success", 0.0) >= ref.min_success
         return success and (not ref.min_spl_ratio or kpis.get("spl", 0.0) >= ref.min_spl_ratio * baseline["spl"])
     profit = kpis.get(PROFIT, float("-inf"))
-    return profit >= ref.min_profit_ratio * baseline[PROFIT] and all(profit > b[PROFIT] for b in extra.values())
+    beats_extra = not ref.beat_extra or all(profit > b[PROFIT] for b in extra.values())
+    return profit >= ref.min_profit_ratio * baseline[PROFIT] and beats_extra
 
 
 def _means(report: Mapping[str, Any]) -> dict[str, float]:
