@@ -67,7 +67,7 @@ class FulfilmentHeuristic(Policy):
         task = self._env.task
         m = task.model
         left = self._env.scenario.n_epochs - task.epoch
-        rate = np.array([sku.demand_rate(float(p)) for sku, p in zip(task.ops_scenario.skus, m.price)])
+        rate = np.take_along_axis(m.rate_levels, m.price_idx[:, None], axis=1)[:, 0]  # units per epoch
         need = rate * left - position
         return np.where((need > 0) & (m.lead_time < left), _level_covering(m, need), 0)
 
