@@ -82,7 +82,7 @@ def test_same_seed_same_trajectory(env_id: str, kwargs: dict[str, Any]) -> None:
     finally:
         env.close()
     assert len(first) == len(second)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

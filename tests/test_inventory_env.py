@@ -100,7 +100,7 @@ def test_same_seed_same_trajectory_and_fresh_observations() -> None:
         return out
 
     a, b = rollout(), rollout()
-    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a[1:], b[1:]))
+    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a[1:], b[1:], strict=True))
     env = make()
     first, _ = env.reset(seed=0)
     kept = first.copy()
@@ -153,7 +153,7 @@ def test_invalid_actions_raise_and_leave_state_unchanged(continuous: bool, actio
     with pytest.raises(ValueError):
         env.step(action)
     after = (model.on_hand, model.pipeline, model.ledger.cum_money, model.period)
-    assert all(np.array_equal(x, y) for x, y in zip(before, after))
+    assert all(np.array_equal(x, y) for x, y in zip(before, after, strict=True))
 
 
 def test_out_of_range_multidiscrete_is_rejected() -> None:

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import warehouse_sim  # noqa: F401 - registers the ids
-from warehouse_sim.evaluation import run_episode
 from warehouse_sim.envs.picking import DISCRETE_ACTIONS, RENDER_SIZE, PickingEnv
+from warehouse_sim.evaluation import run_episode
 from warehouse_sim.policies.registry import make_baseline
 from warehouse_sim.tasks.picking import OBSERVATION_SIZE, fit_scale, items_from_scenario
 
@@ -99,10 +99,10 @@ def test_reset_with_the_same_seed_reproduces_after_other_episodes(env) -> None:
 
 def test_seeded_determinism_across_processes() -> None:
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        "import sys; sys.path.insert(0, {!r})\n"
         "from test_picking import _rollout_digest\n"
-        "print(_rollout_digest({'continuous': False}, 11, 120))\n"
-    ) % str(__import__("pathlib").Path(__file__).parent)
+        "print(_rollout_digest({{'continuous': False}}, 11, 120))\n"
+    ).format(str(__import__("pathlib").Path(__file__).parent))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == _rollout_digest({"continuous": False}, 11, 120)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ from warehouse_sim.sim.planning import (
 
 
 def _cost(path: list[tuple[int, int]]) -> float:
-    return sum(math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in zip(path, path[1:]))
+    return sum(math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in itertools.pairwise(path))
 
 
 def test_astar_is_optimal_and_agrees_with_the_distance_field() -> None:
@@ -34,7 +35,7 @@ def test_astar_is_optimal_and_agrees_with_the_distance_field() -> None:
         path = astar(grid, s, g)
         assert path[0] == s and path[-1] == g
         assert all(not grid[c] for c in path)
-        for a, b in zip(path, path[1:]):
+        for a, b in itertools.pairwise(path):
             dr, dc = b[0] - a[0], b[1] - a[1]
             assert max(abs(dr), abs(dc)) == 1
             if dr and dc:  # no corner cutting
@@ -69,7 +70,7 @@ def test_smoothed_route_keeps_clearance() -> None:
         start = layout.cell_to_world(*(int(v) for v in free[k]))
         route = plan_route(layout, start, layout.pick_faces[3].cell, radius=0.3)
         assert route[0] == start and route[-1] == (layout.pick_faces[3].x, layout.pick_faces[3].y)
-        for a, b in zip(route, route[1:]):
+        for a, b in itertools.pairwise(route):
             assert segment_clear(layout, a, b, radius=0.3)
     cells = astar(layout.occupancy, (2, 1), (2, 11))
     assert len(smooth_path(layout, cells, radius=0.3)) == 2  # a straight corridor

@@ -15,8 +15,8 @@ import gymnasium as gym
 import pytest
 import yaml
 
-from warehouse_sim.training import NormalizeConfig, TrainConfig, load_train_config, read_run_config, resume, train
 from warehouse_sim.evaluation import load_policy, run_episodes, summarize_episodes
+from warehouse_sim.training import NormalizeConfig, TrainConfig, load_train_config, read_run_config, resume, train
 from warehouse_sim.training.callbacks import best_checkpoint, list_checkpoints
 from warehouse_sim.training.config import config_from_entry, hyperparams_dir
 

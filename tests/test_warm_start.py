@@ -24,7 +24,7 @@ KWARGS = {"scenario": "reference-single-sku", "continuous": False}
 def test_demonstrations_are_the_baselines_episodes_in_any_number_of_processes() -> None:
     one = collect_demonstrations(INV, KWARGS, "sS", episodes=2, seed=5, gamma=0.9, jobs=1)
     two = collect_demonstrations(INV, KWARGS, "sS", episodes=2, seed=5, gamma=0.9, jobs=2)
-    for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(two)):
+    for a, b in zip(dataclasses.astuple(one), dataclasses.astuple(two), strict=True):
         np.testing.assert_array_equal(a, b)
     n = one.observations.shape[0]
     assert one.actions.shape == (n,) and one.returns.shape == (n,) and one.episode_returns.shape == (2,)

@@ -29,11 +29,11 @@ import gymnasium as gym
 import numpy as np
 
 import warehouse_sim  # noqa: F401 - registers the ids
+from warehouse_sim.evaluation import run_episodes
 from warehouse_sim.operations import load_scenario
 from warehouse_sim.operations.baselines import TableRule
 from warehouse_sim.operations.mdp import SingleSkuMdp
 from warehouse_sim.policies.inventory import InventoryRulePolicy
-from warehouse_sim.evaluation import run_episodes
 from warehouse_sim.policies.registry import make_baseline
 
 ENV_ID = "warehouse_sim/Inventory-v0"

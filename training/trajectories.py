@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, seeds in now.items():
         for seed, digests in seeds.items():
             want = recorded[name][seed]
-            first = next((k for k, (a, b) in enumerate(zip(want, digests)) if a != b), None)
+            first = next((k for k, (a, b) in enumerate(zip(want, digests, strict=False)) if a != b), None)
             if first is None and len(want) != len(digests):
                 first = min(len(want), len(digests))
             if first is not None:

@@ -350,7 +350,7 @@ def _evaluate_parallel(
     specs = [policy] if against is None else [policy, against]
     tasks = [(spec, seed + i) for spec in specs for i in range(episodes)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        done = list(pool.map(_episode_worker, *zip(*[(env_id, dict(env_kwargs), spec, s) for spec, s in tasks])))
+        done = list(pool.map(_episode_worker, *zip(*[(env_id, dict(env_kwargs), spec, s) for spec, s in tasks], strict=False)))
     results = done[:episodes]
     reference = (against, done[episodes:]) if against is not None else None
     return _report(env_id, env_kwargs, policy, seed, results, reference)
@@ -365,7 +365,7 @@ def trace_episode(
     The caller closes the env.
     """
     env = gym.make(env_id, **dict(env_kwargs or {}))
-    base = env.unwrapped
+    base: Any = env.unwrapped
 
     def add_pose(record: dict[str, Any]) -> None:
         record["pose"] = tuple(base.agent_pose)

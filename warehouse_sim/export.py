@@ -108,6 +108,11 @@ def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None
     action_space = model.action_space
 
     class DeterministicActor(torch.nn.Module):
+        obs_mean: torch.Tensor
+        obs_std: torch.Tensor
+        low: torch.Tensor
+        high: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.policy = policy

@@ -73,7 +73,7 @@ def draw_inventory(fig: Figure, trace: Sequence[dict[str, Any]]) -> None:
     fig.clear()
     periods = np.arange(1, len(trace) + 1)
     axes = fig.subplots(len(INVENTORY_SERIES) + 1, 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (key, label) in zip(axes, INVENTORY_SERIES):
+    for ax, (key, label) in zip(axes, INVENTORY_SERIES, strict=False):
         values = np.array([np.atleast_1d(r["info"]["period"][key]) for r in trace], dtype=np.float64)
         if values.shape[1] > 5:
             values = values.sum(axis=1, keepdims=True) if key != "price" else values.mean(axis=1, keepdims=True)
@@ -81,7 +81,7 @@ def draw_inventory(fig: Figure, trace: Sequence[dict[str, Any]]) -> None:
         else:
             names = [f"SKU {i}" for i in range(values.shape[1])]
         step = key in ("on_hand", "on_order", "price")
-        for column, name in zip(values.T, names):
+        for column, name in zip(values.T, names, strict=False):
             if step:
                 ax.step(periods, column, where="post", label=name)
             else:
@@ -98,7 +98,7 @@ def draw_inventory(fig: Figure, trace: Sequence[dict[str, Any]]) -> None:
 def _plot_navigation(trace: Sequence[dict[str, Any]], env: gym.Env[Any, Any]) -> Figure:
     from matplotlib.figure import Figure
 
-    nav = env.unwrapped
+    nav: Any = env.unwrapped
     layout = nav.layout
     poses = np.array([r["pose"][:2] for r in trace], dtype=np.float64)
     goal = np.array(layout.cell_to_world(*nav.goal_cell))
@@ -178,8 +178,9 @@ def plot_learning_curve(
     reference_label: str = "baseline",
     window: int = 50,
 ) -> Figure:
-    """Learning curve of a run: training episode return (moving average over ``window``
-    episodes, from the monitor logs) and the periodic deterministic evaluations, against
+    """Learning curve of a run, as a matplotlib figure.
+
+    Training episode return (moving average over ``window`` episodes, from the monitor logs) and the periodic deterministic evaluations, against
     timesteps; optionally one evaluation KPI (e.g. ``"is_success"``) on a second panel
     with a reference level (e.g. the baseline's).
     """
@@ -198,7 +199,7 @@ def plot_learning_curve(
     if kpi:
         values = [(e["timesteps"], e["kpis"][kpi]) for e in evaluations if kpi in e["kpis"]]
         if values:
-            axes[1].plot(*zip(*values), "o-", color="tab:orange", ms=3, label="evaluation")
+            axes[1].plot(*zip(*values, strict=False), "o-", color="tab:orange", ms=3, label="evaluation")
         if reference is not None:
             axes[1].axhline(reference, color="black", ls="--", lw=1, label=reference_label)
         axes[1].set_ylabel(kpi)

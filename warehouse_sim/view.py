@@ -108,10 +108,9 @@ def view(
         agent = load_policy(policy, env)
         fps = float(env.metadata.get("render_fps") or 10)
         video_fps = float(env.metadata.get("video_fps") or fps)
-        if physics:
-            sink = _PhysicsSink(env, fps, live=record_path is None)
-        else:
-            sink = _PlotSink(live=record_path is None)
+        sink: _PhysicsSink | _PlotSink = (
+            _PhysicsSink(env, fps, live=record_path is None) if physics else _PlotSink(live=record_path is None)
+        )
         returns, steps = _run(env, agent, sink, episodes=episodes, seed=seed, max_steps=max_steps)
         summary = f"{policy} on {env_id}: {len(returns)} episode(s), {steps} steps, returns {', '.join(f'{r:.2f}' for r in returns)}"
         if record_path is not None:
@@ -193,7 +192,9 @@ class _PhysicsSink:
             self._next += self.period
             time.sleep(max(0.0, self._next - time.perf_counter()))
         else:
-            captured = getattr(self.env.unwrapped, "recent_frames", lambda: [])()
+            captured: list[tuple[float, np.ndarray, dict[str, Any]]] = getattr(
+                self.env.unwrapped, "recent_frames", lambda: []
+            )()
             if not captured:
                 self.frames.append(_stamp_text(np.asarray(self.env.render()), lines))
             for sim_s, frame, kpis in captured:  # a long step filmed as it ran, with the KPIs of the moment
@@ -235,10 +236,10 @@ class _PlotSink:
             self._plt.pause(0.001)
         else:
             self._fig.canvas.draw()
-            self.frames.append(np.asarray(self._fig.canvas.buffer_rgba())[..., :3].copy())
+            self.frames.append(np.asarray(self._fig.canvas.buffer_rgba())[..., :3].copy())  # type: ignore[attr-defined]
 
 
-def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+def _write_video(path: Path, frames: list[Any], fps: float) -> None:
     """Write ``frames`` to ``path`` (``.mp4`` via ffmpeg, ``.gif`` via Pillow) through a temporary file."""
     import imageio.v2 as imageio
 

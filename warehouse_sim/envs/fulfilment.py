@@ -161,7 +161,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
             if not isinstance(scenario, (str, Path)):
                 raise ValueError(f"scenario must be a name, a path or a WarehouseScenario, got {scenario!r}")
             scenario = load_warehouse_scenario(scenario)
-        overrides = {
+        overrides: dict[str, Any] = {
             name: value
             for name, value in (("n_robots", n_robots), ("layout", layout), ("demand_level", demand_level),
                                 ("shift_hours", shift_hours), ("epoch_minutes", epoch_minutes))

@@ -12,7 +12,7 @@ from gymnasium import spaces
 from warehouse_sim._checks import check_int
 from warehouse_sim.operations.catalogue import Scenario, load_scenario
 from warehouse_sim.operations.model import OperationsModel
-from warehouse_sim.tasks.inventory import InventoryTask
+from warehouse_sim.tasks.inventory import ActionMode, InventoryTask
 
 
 class InventoryEnv(gym.Env[np.ndarray, Any]):
@@ -100,7 +100,7 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 raise ValueError(f"scenario must be a name, a path or a Scenario, got {scenario!r}")
             scenario = load_scenario(scenario)
         single = scenario.n_skus == 1
-        mode = "box" if continuous else ("discrete" if single else "multidiscrete")
+        mode: ActionMode = "box" if continuous else ("discrete" if single else "multidiscrete")
         self.task = InventoryTask(scenario, mode=mode, reward_scale=reward_scale)
         self.scenario = scenario
         self.horizon = scenario.horizon if horizon is None else horizon

@@ -13,6 +13,7 @@ is ``period_hours`` simulated hours), sizes in metres, weights in kilograms.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ def _int(where: str, value: Any, *, low: int | None = None) -> int:
 def _increasing(where: str, values: tuple[float, ...]) -> None:
     if not values:
         raise ValueError(f"{where} must not be empty")
-    if any(b <= a for a, b in zip(values, values[1:])):
+    if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"{where} must be strictly increasing, got {list(values)}")
 
 
@@ -252,8 +253,9 @@ def scenario_from_dict(data: Any) -> Scenario:
 
 
 def read_scenario_yaml(name_or_path: str | Path) -> Any:
-    """Parse the scenario YAML named ``name_or_path``: a bundled name
-    (``assets/scenarios/<name>.yaml``) or a file path. Returns the raw parsed data.
+    """Parse the scenario YAML named ``name_or_path`` and return the raw parsed data.
+
+    ``name_or_path`` is a bundled name (``assets/scenarios/<name>.yaml``) or a file path.
 
     Raises:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.

@@ -84,8 +84,8 @@ class Ledger:
         """
         fresh = units.copy()  # rows are views of this private copy, never of the ledger
         values = money.tolist()
-        out: dict[str, Any] = dict(zip(UNIT_FLOWS, fresh))
-        out.update(zip(MONEY_FLOWS, values))
+        out: dict[str, Any] = dict(zip(UNIT_FLOWS, fresh, strict=True))
+        out.update(zip(MONEY_FLOWS, values, strict=True))
         out["profit"] = _profit(values)
         demand = int(fresh[DEMAND].sum())
         out["fill_rate"] = int(fresh[SALES].sum()) / demand if demand else 1.0

@@ -99,12 +99,10 @@ class SingleSkuMdp:
         for p, lam in enumerate(self.rates):
             pmf = poisson_pmf(lam, d_max)
             tail = 1.0 - np.concatenate([[0.0], np.cumsum(pmf)])[: C + 1]
-            for y in range(C + 1):
-                self.sales_pmf[p, y, :y] = pmf[:y]
-                self.sales_pmf[p, y, y] = max(tail[y], 0.0)
-            k = np.arange(C + 1)
-            expected_sales = self.sales_pmf[p] @ k
-            expected_lost[p] = lam - expected_sales
+            for stock in range(C + 1):
+                self.sales_pmf[p, stock, :stock] = pmf[:stock]
+                self.sales_pmf[p, stock, stock] = max(tail[stock], 0.0)
+            expected_lost[p] = lam - self.sales_pmf[p] @ np.arange(C + 1)
         k = np.arange(C + 1)
         expected_sales = self.sales_pmf @ k  # (P, C+1)
         y = np.arange(C + 1)
@@ -180,9 +178,11 @@ class SingleSkuMdp:
         raise RuntimeError(f"relative value iteration did not converge in {max_iterations} iterations")
 
     def finite_horizon_value(self, horizon: int) -> float:
-        """Optimal expected total profit over ``horizon`` periods from the initial state,
-        by backward induction (a time-dependent policy; e.g. it stops ordering once lots
-        would arrive after the end). An upper bound for policies that do not see time."""
+        """Optimal expected total profit over ``horizon`` periods from the initial state.
+
+        By backward induction (a time-dependent policy; e.g. it stops ordering once lots
+        would arrive after the end). An upper bound for policies that do not see time.
+        """
         values = np.zeros(self.n_states)
         for _ in range(horizon):
             values = self._q_values(values).max(axis=1)
@@ -210,10 +210,10 @@ class SingleSkuMdp:
         dist = np.zeros(self.n_states)
         dist[self.initial_state if initial_state is None else initial_state] = 1.0
         # group states by (price, quantity) once: mass to (y, rest) then through next_x
-        groups = [
+        members = [
             (p, q, np.flatnonzero((price == p) & (qty == q))) for p in range(self.n_p) for q in range(Q)
         ]
-        groups = [(p, q, idx, y[idx] * R + rest[idx]) for p, q, idx in groups if idx.size]
+        groups = [(p, q, idx, y[idx] * R + rest[idx]) for p, q, idx in members if idx.size]
         total = 0.0
         for _ in range(horizon):
             total += float(dist @ rewards)

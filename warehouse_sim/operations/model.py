@@ -310,7 +310,7 @@ class OperationsModel:
         times = np.sort(self.clock_h + hours * rng.random(len(groups)))
         orders = [
             self.book.add(float(t), float(t) + self.scenario.due_hours, skus, qty, self.price[skus].copy())
-            for t, (skus, qty) in zip(times, groups)
+            for t, (skus, qty) in zip(times, groups, strict=True)
         ]
         self.ledger.units[DEMAND] += units
         self.clock_h += hours
@@ -454,9 +454,11 @@ class OperationsModel:
             raise InvariantError(f"money flows must be finite and non-negative: {money}")
 
     def kpis(self) -> dict[str, dict[str, Any]]:
-        """``{"period": {...}, "cumulative": {...}}``: the ledger's flows (this period's and
-        the sums since reset) plus the current stocks ``on_hand``, ``on_order`` and ``price``
-        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry."""
+        """The KPIs as ``{"period": {...}, "cumulative": {...}}``.
+
+        The ledger's flows (this period's and the sums since reset) plus the current stocks ``on_hand``, ``on_order`` and ``price``
+        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry.
+        """
         ledger = self.ledger
         period = Ledger.as_dict(ledger.last_units, ledger.last_money)
         cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
@@ -517,8 +519,10 @@ class OperationsModel:
         return sales
 
     def _step_single(self, q_idx: int, p_idx: int, rng: np.random.Generator) -> float:
-        """:meth:`step_period` for one SKU on Python scalars: the same steps and arithmetic
-        as the array path (a test checks both give identical states and ledgers), ~5x faster."""
+        """:meth:`step_period` for one SKU on Python scalars.
+
+        The same steps and arithmetic as the array path (a test checks both give identical states and ledgers), ~5x faster.
+        """
         if self._open:
             raise RuntimeError("step_period() called inside an open period")
         sku = self.scenario.skus[0]

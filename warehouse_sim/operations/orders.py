@@ -1,4 +1,4 @@
-"""Customer orders and the order book, with an explicit lifecycle.
+r"""Customer orders and the order book, with an explicit lifecycle.
 
 ::
 

@@ -26,10 +26,11 @@ class AStarPolicy(Policy):
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
-        self._env: Any = env.unwrapped
-        if not hasattr(self._env, "agent_pose"):
+        unwrapped: Any = env.unwrapped
+        self._env = unwrapped
+        if not hasattr(unwrapped, "agent_pose"):
             raise ValueError("the astar baseline needs a warehouse_sim/Navigation-v0 env")
-        cfg = self._env.config
+        cfg = unwrapped.config
         self.action_space = env.action_space
         self._v_max, self._w_max = cfg.robot.v_max, cfg.robot.omega_max
         self._params = PursuitParams(

@@ -78,8 +78,8 @@ class OnnxPolicy(Policy):
         self.path = Path(path)
         self._session = OnnxSession(self.path)
         self.metadata = self._session.metadata
-        self.observation_space = space_from_dict(self.metadata["observation_space"])
-        self.action_space = space_from_dict(self.metadata["action_space"])
+        self.observation_space: gym.Space[Any] = space_from_dict(self.metadata["observation_space"])
+        self.action_space: gym.Space[Any] = space_from_dict(self.metadata["action_space"])
 
     def act_batch(self, observations: np.ndarray) -> np.ndarray:
         """Actions for a batch of observations, shape ``(batch, *obs_shape)``."""

@@ -40,7 +40,7 @@ class ScriptedPickingPolicy(Policy):
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
-        unwrapped = env.unwrapped
+        unwrapped: Any = env.unwrapped
         self._continuous = bool(unwrapped.continuous)
         self._step = float(unwrapped.config.max_step_m)
         layout = unwrapped.config.layout

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from warehouse_sim.policies.base import Policy
 from warehouse_sim.onnx_runtime import PolicyLoadError
+from warehouse_sim.policies.base import Policy
 
 #: File name of the ``VecNormalize`` statistics next to a model.
 VECNORMALIZE_FILE = "vecnormalize.pkl"

@@ -330,4 +330,5 @@ class FleetPlanner:
         return r * n_cols + c
 
     def _cell(self, flat: int) -> Cell:
-        return divmod(int(flat), self._n_cols)  # type: ignore[return-value]
+        row, col = divmod(int(flat), self._n_cols)
+        return row, col

@@ -36,7 +36,7 @@ class TextOverlay:
         bullet = self._client.bullet
         for i, text in enumerate(lines):
             kwargs = {"replaceItemUniqueId": self._ids[i]} if i < len(self._ids) else {}
-            where = [p + i * d for p, d in zip(self._position, self._step)]
+            where = [p + i * d for p, d in zip(self._position, self._step, strict=True)]
             item = bullet.addUserDebugText(text, where, textColorRGB=[0.05, 0.05, 0.05], textSize=self._size, **kwargs)
             if i >= len(self._ids):
                 self._ids.append(item)

@@ -151,7 +151,7 @@ class DiffDriveRobots:
         ws = np.clip(omega, -pr.omega_max, pr.omega_max).tolist()
         if len(vs) != self.n or len(ws) != self.n:
             raise ValueError(f"v and omega must have shape ({self.n},)")
-        self._target = [[a, b] for a, b in zip(vs, ws)]
+        self._target = [[a, b] for a, b in zip(vs, ws, strict=True)]
 
     def command_one(self, index: int, v: float, omega: float) -> None:
         """Set the commanded ``(v, omega)`` of robot ``index`` (m/s, rad/s), clipped to the limits."""
@@ -167,7 +167,7 @@ class DiffDriveRobots:
         pr = self.params
         dv, dw = pr.accel_max * dt, pr.alpha_max * dt
         get_pose, set_velocity = self._get_pose, self._reset_velocity
-        for body, applied, (tv, tw) in zip(self.ids, self._applied, self._target):
+        for body, applied, (tv, tw) in zip(self.ids, self._applied, self._target, strict=True):
             v, w = applied
             v += min(max(tv - v, -dv), dv)
             w += min(max(tw - w, -dw), dw)

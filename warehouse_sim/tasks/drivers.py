@@ -234,7 +234,7 @@ class PolicyDriver:
         goals = [self._local_goal(poses[m.robot], m.path) for m in moves]
         obs = np.stack([
             navigation_observation(self.config, self._floor, poses[m.robot], vel[m.robot], ranges[k], goal, goal)
-            for k, (m, (goal, _)) in enumerate(zip(moves, goals))
+            for k, (m, (goal, _)) in enumerate(zip(moves, goals, strict=True))
         ])
         actions = self.session.run(obs)
         robot = self._robots.params
@@ -243,7 +243,7 @@ class PolicyDriver:
         else:
             scaled = np.clip(np.asarray(actions, dtype=float).reshape(-1, 2), -1.0, 1.0)
         out = []
-        for m, ((gx, gy), stop), (v, w) in zip(moves, goals, scaled.tolist()):
+        for m, ((gx, gy), stop), (v, w) in zip(moves, goals, scaled.tolist(), strict=True):
             x, y, yaw = poses[m.robot, 0], poses[m.robot, 1], poses[m.robot, 2]
             if self._stalled(m, x, y):
                 out.append(self._fallback.commands(poses, [m])[0])

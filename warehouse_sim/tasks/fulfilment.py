@@ -294,13 +294,13 @@ DispatchRule = Callable[[Sequence[WorkItem], Sequence[int], Callable[[int, WorkI
 def dispatch_fifo(items: Sequence[WorkItem], robots: Sequence[int], distance: Callable[[int, WorkItem], float]) -> list[tuple[int, int]]:
     """Oldest items first, each to the free robot with the lowest index."""
     order = sorted(range(len(items)), key=lambda k: (items[k].ready_s, k))
-    return list(zip(robots, order))
+    return list(zip(robots, order, strict=False))
 
 
 def dispatch_edd(items: Sequence[WorkItem], robots: Sequence[int], distance: Callable[[int, WorkItem], float]) -> list[tuple[int, int]]:
     """Earliest due date first, each to the free robot with the lowest index."""
     order = sorted(range(len(items)), key=lambda k: (items[k].due_s, k))
-    return list(zip(robots, order))
+    return list(zip(robots, order, strict=False))
 
 
 def dispatch_nearest(items: Sequence[WorkItem], robots: Sequence[int], distance: Callable[[int, WorkItem], float]) -> list[tuple[int, int]]:
@@ -456,7 +456,7 @@ class Fleet:
                     planner.advance(r)
                     continue
                 self._in_transit[r] = True
-        commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves)))
+        commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves), strict=True))
         for r in range(self.n):
             v, omega = commands.get(r, (0.0, 0.0))
             robots.command_one(r, v, omega)
@@ -631,7 +631,7 @@ class FulfilmentTask:
         new = m.arrive_orders(_OPS_TICK_S / 3600.0, self.rng)
         if new and sc.express_fraction > 0:
             express = self.rng.random(len(new)) < sc.express_fraction
-            for order, fast in zip(new, express):
+            for order, fast in zip(new, express, strict=True):
                 if fast:
                     order.due_h = order.placed_h + sc.express_due_minutes / 60.0
         self._open.extend(o.id for o in new)

@@ -411,10 +411,10 @@ class NavigationTask:
         applied = self.robots.applied
         velocities = [
             ((v * math.cos(yaw), v * math.sin(yaw), 0.0), (0.0, 0.0, w))
-            for (v, w), yaw in zip(applied.tolist(), self.poses[:, 2].tolist())
+            for (v, w), yaw in zip(applied.tolist(), self.poses[:, 2].tolist(), strict=True)
         ]
         for _ in range(self._ticks):
-            for body, (lin, ang) in zip(ids, velocities):
+            for body, (lin, ang) in zip(ids, velocities, strict=True):
                 get_pose(body)
                 set_vel(body, lin, ang)
             for _ in range(self._substeps_per_tick):

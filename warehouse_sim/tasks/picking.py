@@ -161,7 +161,7 @@ def items_from_scenario(
     """
     skus = load_scenario(scenario).skus
     if size_scale is None:
-        size_scale = fit_scale([tuple(sku.size) for sku in skus], layout)
+        size_scale = fit_scale([sku.size for sku in skus], layout)
     elif isinstance(size_scale, bool) or not isinstance(size_scale, (int, float)) or not (0 < size_scale <= 1):
         raise ValueError(f"size_scale must be in (0, 1], got {size_scale!r}")
     return tuple(

@@ -183,7 +183,7 @@ def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
     import torch
 
     activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU, "leaky_relu": torch.nn.LeakyReLU}
-    kwargs = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in config.policy_kwargs.items()}
+    kwargs: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in config.policy_kwargs.items()}
     if "activation_fn" in kwargs:
         kwargs["activation_fn"] = activations[kwargs["activation_fn"]]
     return kwargs
@@ -241,7 +241,7 @@ def train(
     finally:
         env.close()
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_info = {
+    run_info: dict[str, Any] = {
         "seed": seed,
         "command": command,
         "git_revision": git_revision(),

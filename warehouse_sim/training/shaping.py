@@ -29,6 +29,7 @@ import numpy as np
 
 from warehouse_sim._checks import check_real
 
+
 class StockValueShaping(gym.Wrapper[Any, Any, Any, Any]):
     """Add ``gamma * Phi(s') - Phi(s)``, ``Phi`` = stock owned valued at unit cost (see the module).
 
@@ -48,7 +49,7 @@ class StockValueShaping(gym.Wrapper[Any, Any, Any, Any]):
         check_real("gamma", gamma, strict=True)
         if gamma > 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
-        task = getattr(env.unwrapped, "task", None)
+        task: Any = getattr(env.unwrapped, "task", None)
         if not (hasattr(task, "model") and hasattr(task, "reward_scale") and hasattr(task.model, "unit_cost")):
             raise ValueError(
                 f"reward_shaping 'stock_value' needs an env with an operations model (Inventory-v0, Fulfilment-v0), "

@@ -158,7 +158,7 @@ def collect_demonstrations(
         parts = [_demo_episode(*a) for a in args]
     else:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_demo_episode, *zip(*args)))
+            parts = list(pool.map(_demo_episode, *zip(*args, strict=False)))
     return Demonstrations(
         observations=np.concatenate([p[0] for p in parts]),
         actions=np.concatenate([p[1] for p in parts]),
@@ -223,13 +223,14 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     def actor_loss(obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         if not splits:  # Box: maximum likelihood of the Gaussian
             return -policy.get_distribution(obs).log_prob(actions.float()).mean()
-        features = policy.extract_features(obs, policy.pi_features_extractor)
+        features: Any = policy.extract_features(obs, policy.pi_features_extractor)
         logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
         start = int(getattr(space, "start", 0)) if isinstance(space, gym.spaces.Discrete) else 0
-        return sum(
+        loss: torch.Tensor = sum(
             F.cross_entropy(chunk, actions[:, d].long() - start, label_smoothing=config.label_smoothing)
             for d, chunk in enumerate(torch.split(logits, splits, dim=1))
-        ) / len(splits)
+        ) / len(splits)  # type: ignore[assignment]
+        return loss
 
     optimiser = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(seed)
