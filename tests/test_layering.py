@@ -3,8 +3,10 @@
 Layers (each imports only those below it)::
 
     cli -> training / export / evaluation -> envs -> tasks -> sim | operations
+                                                              sim -> geometry
 
-``sim`` is the only code that imports pybullet; ``operations`` is numpy-only; torch and
+``sim`` is the only code that imports pybullet; ``operations`` and ``geometry`` are
+numpy-only and independent of each other; torch and
 Stable-Baselines3 are imported lazily (inside functions), never at module import time.
 """
 
@@ -48,7 +50,10 @@ def _forbidden(layer: str) -> tuple[str, ...]:
     own = "warehouse_sim."
     pybullet = ("pybullet", "pybullet_data", "pybullet_utils", own + "sim._pybullet")
     rules = {
-        "operations": (*pybullet, "gymnasium", *HEAVY, own + "sim", own + "tasks", own + "envs", own + "policies"),
+        "operations": (*pybullet, "gymnasium", *HEAVY, own + "sim", own + "geometry", own + "tasks", own + "envs",
+                       own + "policies"),
+        "geometry": (*pybullet, "gymnasium", *HEAVY, own + "sim", own + "operations", own + "tasks", own + "envs",
+                     own + "policies"),
         "sim": ("gymnasium", *HEAVY, own + "operations", own + "tasks", own + "envs", own + "policies"),
         "tasks": (*HEAVY, *pybullet, own + "envs", own + "policies", own + "cli"),
         "envs": (*HEAVY, *pybullet, own + "policies", own + "cli"),

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from warehouse_sim.geometry.layout import make_layout
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.layout import make_layout
 from warehouse_sim.sim.lidar import Lidar, LidarParams
 from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
 from warehouse_sim.sim.world import build_world

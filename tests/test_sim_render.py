@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from warehouse_sim.geometry.layout import make_layout
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.layout import make_layout
 from warehouse_sim.sim.render import AGENT_RGB, TopDownRenderer, camera_image
 from warehouse_sim.sim.world import build_world
 

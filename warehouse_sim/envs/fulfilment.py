@@ -34,7 +34,7 @@ class FulfilmentEnv(gym.Env[np.ndarray, np.ndarray]):
     station; an order ships when all its lines are there) and **put-away** jobs (carry
     received stock from the dock to its slot; it is sellable only then). Robots follow
     conflict-free space-time plans on the layout grid (prioritised planning with vertex,
-    swap and parking reservations, :mod:`warehouse_sim.sim.fleet`), executed by a physics
+    swap and parking reservations, :mod:`warehouse_sim.geometry.reservations`), executed by a physics
     path controller in plan order. Customer orders arrive as price-elastic Poisson demand
     (:mod:`warehouse_sim.operations`); a share of them are express (shorter due time).
     See :mod:`warehouse_sim.tasks.fulfilment` for the clocks and job state machines.

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from warehouse_sim.envs._actions import box_action, discrete_action
-from warehouse_sim.sim.layout import Layout
+from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.sim.render import TopDownRenderer, camera_image
 from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS, NavigationConfig, NavigationTask
 

@@ -13,8 +13,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from warehouse_sim.geometry.paths import PathFollower, PursuitParams, plan_route
 from warehouse_sim.policies.base import Policy
-from warehouse_sim.sim.planning import PathFollower, PursuitParams, plan_route
 from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS
 
 

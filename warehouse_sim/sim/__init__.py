@@ -1,5 +1,5 @@
 """Physics layer: the only code that imports PyBullet. Knows nothing of Gymnasium or money.
 
-Submodules are imported explicitly (``warehouse_sim.sim.layout`` is numpy-only, so layouts
-and grids are usable without loading PyBullet).
+It builds bodies from the numpy-only grid geometry of :mod:`warehouse_sim.geometry`.
+Submodules are imported explicitly, so importing this package loads no PyBullet.
 """

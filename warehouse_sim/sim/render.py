@@ -13,9 +13,9 @@ import math
 import numpy as np
 
 from warehouse_sim._checks import check_int
+from warehouse_sim.geometry.layout import DOCK, FREE, RACK, STATION, WALL, Layout
 from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.layout import DOCK, FREE, RACK, STATION, WALL, Layout
 
 _CELL_RGB: dict[str, tuple[int, int, int]] = {
     FREE: (205, 205, 200),

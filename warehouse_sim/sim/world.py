@@ -1,4 +1,4 @@
-"""The static warehouse scene built from a :class:`~warehouse_sim.sim.layout.Layout`.
+"""The static warehouse scene built from a :class:`~warehouse_sim.geometry.layout.Layout`.
 
 Built once per env: the floor, the perimeter walls and all racks each as **one compound
 multibody** of boxes (a compound body steps ~2x cheaper than one body per rack), the
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from warehouse_sim.geometry.layout import DOCK, RACK, STATION, WALL, Layout
 from warehouse_sim.sim._pybullet import p
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.layout import DOCK, RACK, STATION, WALL, Layout
 
 #: Names under which :func:`build_world` registers its bodies.
 BODY_NAMES = ("floor", "walls", "racks", "station", "dock")

@@ -1,6 +1,6 @@
 """Fleet drivers: what turns a robot's authorised plan step into wheel commands.
 
-The fleet planner (:class:`~warehouse_sim.sim.fleet.FleetPlanner`) decides *where* each
+The fleet planner (:class:`~warehouse_sim.geometry.reservations.FleetPlanner`) decides *where* each
 robot goes and *when* it may enter its next cell; a driver decides *how* it drives
 there, once per control tick, for all robots in transit at once:
 
@@ -25,10 +25,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from warehouse_sim.geometry.layout import Layout
+from warehouse_sim.geometry.paths import wrap_angle
 from warehouse_sim.onnx_runtime import OnnxSession
-from warehouse_sim.sim.layout import Layout
 from warehouse_sim.sim.lidar import Lidar
-from warehouse_sim.sim.planning import wrap_angle
 from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
 
 Cell = tuple[int, int]

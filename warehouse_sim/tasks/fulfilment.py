@@ -1,7 +1,7 @@
 """The fulfilment task: a robot fleet in PyBullet serving price-driven demand from shared stock.
 
 The task composes the floor (:mod:`warehouse_sim.sim`: layout, world, diff-drive robots,
-multi-robot planning in :mod:`warehouse_sim.sim.fleet`) and the operations model
+multi-robot planning in :mod:`warehouse_sim.geometry.reservations`) and the operations model
 (:mod:`warehouse_sim.operations`) on one clock. The Gymnasium adapter is
 :class:`warehouse_sim.envs.fulfilment.FulfilmentEnv`, whose docstring is the spec.
 
@@ -36,13 +36,13 @@ from typing import Any
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.geometry.layout import PRESET_PARAMS, Layout, make_layout
+from warehouse_sim.geometry.reservations import FleetPlanner
 from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
 from warehouse_sim.operations.ledger import PENALTY
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.operations.orders import OrderState
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.fleet import FleetPlanner
-from warehouse_sim.sim.layout import PRESET_PARAMS, Layout, make_layout
 from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
 from warehouse_sim.sim.world import World, build_world
 from warehouse_sim.tasks.drivers import Move, make_driver
@@ -336,7 +336,7 @@ class _Job:
 
 
 class Fleet:
-    """Robots that execute :class:`~warehouse_sim.sim.fleet.FleetPlanner` plans in physics.
+    """Robots that execute :class:`~warehouse_sim.geometry.reservations.FleetPlanner` plans in physics.
 
     A robot may start towards its next cell only when the planner allows it
     (:meth:`FleetPlanner.may_enter`), so robots keep their planned order however they

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.geometry.layout import Layout, PickFace, make_layout
+from warehouse_sim.geometry.paths import GoalField, PathFollower, PursuitParams, plan_route, wrap_angle
 from warehouse_sim.sim.client import PhysicsClient
-from warehouse_sim.sim.layout import Layout, PickFace, make_layout
 from warehouse_sim.sim.lidar import Lidar, LidarParams
-from warehouse_sim.sim.planning import GoalField, PathFollower, PursuitParams, plan_route, wrap_angle
 from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
 from warehouse_sim.sim.world import World, build_world
 

@@ -1,12 +1,12 @@
-"""White-box tests of multi-robot planning and execution (warehouse_sim.sim.fleet)."""
+"""White-box tests of multi-robot planning and execution (warehouse_sim.geometry.reservations)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from warehouse_sim.sim.fleet import FleetPlanner
-from warehouse_sim.sim.layout import make_layout
+from warehouse_sim.geometry.layout import make_layout
+from warehouse_sim.geometry.reservations import FleetPlanner
 
 
 def _grid(text: str) -> np.ndarray:

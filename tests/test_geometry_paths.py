@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from warehouse_sim.sim.layout import make_layout
-from warehouse_sim.sim.planning import (
+from warehouse_sim.geometry.layout import make_layout
+from warehouse_sim.geometry.paths import (
     GoalField,
     PathFollower,
     PursuitParams,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from warehouse_sim.sim.layout import PRESET_PARAMS, LayoutParams, from_ascii, generate, make_layout
+from warehouse_sim.geometry.layout import PRESET_PARAMS, LayoutParams, from_ascii, generate, make_layout
 
 MAP = """
 #########

@@ -47,7 +47,7 @@ class FleetPlanner:
 
     Args:
         occupancy: Boolean ``(n_rows, n_cols)`` grid, True where robots cannot drive
-            (the layout's :attr:`~warehouse_sim.sim.layout.Layout.occupancy`).
+            (the layout's :attr:`~warehouse_sim.geometry.layout.Layout.occupancy`).
         horizon: Longest plan in steps; a goal not reached within it fails.
         max_expansions: Search budget per plan (A* node expansions); a search that
             exceeds it fails, so an unreachable goal costs bounded time.

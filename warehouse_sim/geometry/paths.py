@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from warehouse_sim._checks import check_real
-from warehouse_sim.sim.layout import NEIGHBOURS_8, Layout
+from warehouse_sim.geometry.layout import NEIGHBOURS_8, Layout
 
 _SQRT2 = math.sqrt(2.0)
 Cell = tuple[int, int]
