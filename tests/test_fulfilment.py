@@ -20,14 +20,9 @@ import warehouse_sim  # noqa: F401 - registers the ids
 from warehouse_sim.envs.fulfilment import FulfilmentEnv
 from warehouse_sim.operations.orders import OrderState
 from warehouse_sim.policies.registry import make_baseline
-from warehouse_sim.tasks.fulfilment import (
-    WorkItem,
-    dispatch_edd,
-    dispatch_fifo,
-    dispatch_nearest,
-    load_warehouse_scenario,
-    warehouse_scenario_from_dict,
-)
+from warehouse_sim.sim.client import bullet_of
+from warehouse_sim.tasks.fulfilment import load_warehouse_scenario, warehouse_scenario_from_dict
+from warehouse_sim.tasks.fulfilment.dispatch import WorkItem, dispatch_edd, dispatch_fifo, dispatch_nearest
 
 ENV_ID = "warehouse_sim/Fulfilment-v0"
 
@@ -303,7 +298,7 @@ def test_physics_fault_truncates_with_the_books_closed() -> None:
     env.reset(seed=0)
     task = env.unwrapped.task
     body = task.fleet.robots.ids[0]
-    task.client.bullet.resetBasePositionAndOrientation(body, (1.5, 1.5, -2.0), (0.0, 0.0, 0.0, 1.0))
+    bullet_of(task.client).resetBasePositionAndOrientation(body, (1.5, 1.5, -2.0), (0.0, 0.0, 0.0, 1.0))
     _, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert truncated and not terminated and info["reason"] == "physics_error"
     task.model.check_invariants()

@@ -72,6 +72,19 @@ def test_module_respects_layering(path: Path) -> None:
     assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}, forbidden in layer {_layer(path)!r}"
 
 
+@pytest.mark.parametrize("path", [p for p in _modules() if _layer(p) != "sim"], ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_raw_pybullet_outside_sim(path: Path) -> None:
+    """Above ``sim``, physics goes through PhysicsClient's methods and sim objects, never its PyBullet handle."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    handle = sorted(
+        {f"line {node.lineno}" for node in ast.walk(tree)
+         if (isinstance(node, ast.Attribute) and node.attr in ("_bc", "_handle"))
+         or (isinstance(node, ast.ImportFrom) and any(a.name == "bullet_of" for a in node.names))
+         or (isinstance(node, ast.Name) and node.id == "bullet_of")}
+    )
+    assert not handle, f"{path.relative_to(PACKAGE)} reaches the PyBullet handle at {handle}"
+
+
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_heavy_dependencies_are_imported_lazily(path: Path) -> None:
     eager = sorted(

@@ -14,7 +14,7 @@ import pytest
 import warehouse_sim  # noqa: F401 - registers the ids
 from warehouse_sim.bench import reset_memory
 from warehouse_sim.policies.registry import make_baseline
-from warehouse_sim.sim.client import GuiInUseError
+from warehouse_sim.sim.client import GuiInUseError, bullet_of
 from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS
 
 ENV_ID = "warehouse_sim/Navigation-v0"
@@ -135,7 +135,7 @@ def test_invalid_actions_raise_and_change_nothing(continuous: bool, action: obje
     task = env.task
 
     def state() -> tuple:
-        bullet = task.client.bullet
+        bullet = bullet_of(task.client)
         return (task.poses.tolist(), bullet.getBasePositionAndOrientation(task.robots.ids[0]),
                 bullet.getBaseVelocity(task.robots.ids[0]), task.robots.applied.tolist(), task.path_length)
 
@@ -190,7 +190,7 @@ def test_physics_error_truncates_with_reason() -> None:
     env = gym.make(ENV_ID)
     env.reset(seed=0)
     task = env.unwrapped.task
-    task.client.bullet.resetBasePositionAndOrientation(task.robots.ids[0], (3.0, 3.0, -5.0), (0, 0, 0, 1))
+    bullet_of(task.client).resetBasePositionAndOrientation(task.robots.ids[0], (3.0, 3.0, -5.0), (0, 0, 0, 1))
     obs, reward, terminated, truncated, info = env.step(np.zeros(2, dtype=np.float32))
     assert truncated and not terminated and info["reason"] == "physics_error"
     assert env.observation_space.contains(obs)

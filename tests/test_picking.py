@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +17,7 @@ import warehouse_sim  # noqa: F401 - registers the ids
 from warehouse_sim.envs.picking import DISCRETE_ACTIONS, RENDER_SIZE, PickingEnv
 from warehouse_sim.evaluation import run_episode
 from warehouse_sim.policies.registry import make_baseline
+from warehouse_sim.sim.client import bullet_of
 from warehouse_sim.tasks.picking import OBSERVATION_SIZE, fit_scale, items_from_scenario
 
 ENV_ID = "warehouse_sim/Picking-v0"
@@ -111,8 +113,6 @@ def test_step_before_reset_and_after_close() -> None:
     env = gym.make(ENV_ID)
     with pytest.raises(gym.error.ResetNeeded):
         env.unwrapped.step(np.zeros(4, dtype=np.float32))
-    with pytest.raises(gym.error.ResetNeeded):
-        env.unwrapped.bare_physics_step()
     env.close()
     env.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
@@ -214,7 +214,7 @@ def test_ten_thousand_random_steps_with_items_thrown_out_of_the_workspace() -> N
     env.action_space.seed(0)
     rng = np.random.default_rng(0)
     task = env.unwrapped.task
-    bc = task.client.bullet
+    bc = bullet_of(task.client)
     obs, _ = env.reset(seed=0)
     terminations = 0
     for step in range(10_000):
@@ -239,7 +239,7 @@ def test_target_thrown_off_the_shelf_ends_the_episode_as_lost(env) -> None:
     env.reset(seed=2)
     task = env.unwrapped.task
     body = task.station.item_ids[task.target]
-    task.client.bullet.resetBasePositionAndOrientation(body, (1.2, 0.8, 0.05), (0.0, 0.0, 0.0, 1.0))
+    bullet_of(task.client).resetBasePositionAndOrientation(body, (1.2, 0.8, 0.05), (0.0, 0.0, 0.0, 1.0))
     _, reward, terminated, truncated, info = env.step(np.zeros(4, dtype=np.float32))
     assert terminated and not truncated and not info["is_success"]
     assert reward <= -task.config.reward.lost
@@ -249,7 +249,7 @@ def test_diverged_physics_truncates_with_a_reason(env) -> None:
     env.reset(seed=2)
     task = env.unwrapped.task
     body = task.station.item_ids[task.target]
-    task.client.bullet.resetBasePositionAndOrientation(body, (400.0, 0.0, 0.05), (0.0, 0.0, 0.0, 1.0))
+    bullet_of(task.client).resetBasePositionAndOrientation(body, (400.0, 0.0, 0.05), (0.0, 0.0, 0.0, 1.0))
     obs, reward, terminated, truncated, info = env.step(np.zeros(4, dtype=np.float32))
     assert truncated and not terminated and info["reason"] == "physics_error"
     assert env.observation_space.contains(obs) and reward == 0.0
@@ -261,7 +261,7 @@ def test_knocked_off_items_are_counted_and_penalised(env) -> None:
     env.reset(seed=4)
     task = env.unwrapped.task
     other = next(i for i in task.station.active if i != task.target)
-    task.client.bullet.resetBasePositionAndOrientation(
+    bullet_of(task.client).resetBasePositionAndOrientation(
         task.station.item_ids[other], (0.9, 0.6, 0.05), (0.0, 0.0, 0.0, 1.0)
     )
     _, reward, _, _, info = env.step(np.zeros(4, dtype=np.float32))
@@ -357,7 +357,23 @@ def test_compute_reward_is_vectorised_and_matches_step_reward() -> None:
         env.close()
 
 
-def test_her_with_sac_runs(tmp_path) -> None:
+def _check_her_learned(model: Any, env: gym.Env[Any, Any], n_steps: int) -> None:
+    """The buffer holds every transition, HER relabelled most sampled goals with achieved goals and
+    rewarded them with the env's compute_reward, and gradient steps changed the network."""
+    buffer = model.replay_buffer
+    assert buffer.size() == n_steps
+    samples = buffer.sample(256)
+    desired = samples.observations["desired_goal"].numpy()
+    achieved_next = samples.next_observations["achieved_goal"].numpy()
+    expected = env.unwrapped.compute_reward(achieved_next, desired, None)
+    np.testing.assert_array_equal(samples.rewards.numpy().ravel(), expected)
+    tote_xy = env.unwrapped.task.desired_goal()[:2]  # every episode's true goal lies over the tote centre
+    relabelled = ~np.isclose(desired[:, :2], tote_xy, atol=1e-6).all(axis=1)
+    assert relabelled.mean() > 0.5  # "future" with n_sampled_goal=4 relabels 80% of the samples
+    assert model._n_updates > 0
+
+
+def test_her_with_sac_learns_from_relabelled_goals(tmp_path) -> None:
     import torch
     from stable_baselines3 import SAC, HerReplayBuffer
 
@@ -374,12 +390,16 @@ def test_her_with_sac_runs(tmp_path) -> None:
         seed=0,
         device="cpu",
     )
+    before = [p.detach().clone() for p in model.policy.actor.parameters()]
     model.learn(300)
+    _check_her_learned(model, env, 300)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.actor.parameters(), strict=True))
     model.save(tmp_path / "sac_her")
+    assert SAC.load(tmp_path / "sac_her", env=env, device="cpu").observation_space == env.observation_space
     env.close()
 
 
-def test_her_with_dqn_runs() -> None:
+def test_her_with_dqn_learns_from_relabelled_goals() -> None:
     import torch
     from stable_baselines3 import DQN, HerReplayBuffer
 
@@ -389,13 +409,17 @@ def test_her_with_dqn_runs() -> None:
         "MultiInputPolicy",
         env,
         replay_buffer_class=HerReplayBuffer,
+        replay_buffer_kwargs={"n_sampled_goal": 4, "goal_selection_strategy": "future"},
         learning_starts=100,
         batch_size=64,
         policy_kwargs={"net_arch": [32, 32]},
         seed=0,
         device="cpu",
     )
+    before = [p.detach().clone() for p in model.q_net.parameters()]
     model.learn(300)
+    _check_her_learned(model, env, 300)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.q_net.parameters(), strict=True))
     env.close()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from warehouse_sim.sim.arm import BREAK_DISTANCE, ArmConfig, SuctionArm, SuctionGripper
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 from warehouse_sim.sim.pick_station import BoxContainer, ItemSpec, PickStation, StationLayout
 
 LIGHT = ItemSpec("light", (0.05, 0.05, 0.04), 0.5)
@@ -95,7 +95,7 @@ def test_a_held_item_pulled_off_its_pose_breaks_loose(light_rig: Rig) -> None:
     light_rig.press_on_item()
     assert light_rig.gripper.holding
     body = light_rig.station.item_ids[0]
-    bc = light_rig.client.bullet
+    bc = bullet_of(light_rig.client)
     pos, orn = bc.getBasePositionAndOrientation(body)
     bc.resetBasePositionAndOrientation(body, (pos[0] + 2 * BREAK_DISTANCE, pos[1], pos[2]), orn)
     assert light_rig.gripper.update(True, light_rig.masses) is True

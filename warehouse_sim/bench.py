@@ -1,12 +1,13 @@
 """Environment throughput and its overhead over the bare physics of the same scene.
 
-Protocol for physics envs: the unwrapped env exposes ``bare_physics_step(self) -> None``
-that performs exactly the PyBullet work of one ``env.step`` (the same velocity writes and
+Protocol for physics envs: the unwrapped env has ``has_physics = True`` and
+``bare_physics_step(self) -> None`` (:class:`warehouse_sim.envs.core.WarehouseEnv`) that
+performs exactly the PyBullet work of one ``env.step`` (the same velocity writes and
 state reads, the same number of ``stepSimulation`` substeps, the same contact queries and
 the same ``rayTestBatch``) with precomputed arguments and no env, task or wrapper code.
 The overhead ratio is then ``time(env.step) / time(bare_physics_step)``, both measured in
 one process on the same scene, so machine noise mostly cancels. Envs without physics
-(no ``bare_physics_step``) report ``None`` for the bare rate and the ratio. Envs that
+report ``None`` for the bare rate and the ratio. Envs that
 expose ``sim_seconds_per_step`` (simulated seconds one step advances) also get the
 simulation speed in simulated seconds per wall second.
 
@@ -68,7 +69,8 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
         t0 = time.perf_counter()
         env.reset(seed=seed)
         reset_times.append(time.perf_counter() - t0)
-        bare = getattr(env.unwrapped, "bare_physics_step", None)
+        base: Any = env.unwrapped
+        bare = base.bare_physics_step if getattr(base, "has_physics", False) else None
         env_time, bare_time = 0.0, 0.0
         perf = time.perf_counter
         step = env.step

@@ -6,7 +6,7 @@ versions, hash of the source model), written by :func:`warehouse_sim.export.expo
 
 This module needs only numpy, json and onnxruntime, so every layer that runs exported
 networks can use it: the policy interface (:mod:`warehouse_sim.policies.onnx_policy`)
-and the fleet's Navigation-policy driver (:mod:`warehouse_sim.tasks.drivers`).
+and the fleet's Navigation-policy driver (:mod:`warehouse_sim.tasks.fulfilment.drivers`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Validation of agent actions, shared by the environments.
+"""Validation of agent actions against their spaces, shared by the environments.
 
 Invalid actions raise ``ValueError`` before any state changes (shared/RELIABILITY.md);
 Box actions beyond their bounds are clipped to them.
@@ -11,14 +11,19 @@ from typing import Any
 import numpy as np
 
 
-def box_action(action: Any, shape: tuple[int, ...], low: float = -1.0, high: float = 1.0) -> np.ndarray:
-    """Return ``action`` as a float64 array of ``shape``, clipped to ``[low, high]``.
+def box_action(action: Any, shape: tuple[int, ...], low: Any = -1.0, high: Any = 1.0) -> np.ndarray:
+    """Return ``action`` as a float array of ``shape``, clipped to ``[low, high]``.
+
+    Float arrays keep their precision (a float32 policy output is binned in float32, as
+    it always was); anything else numeric becomes float64.
 
     Raises:
         ValueError: if it is not numeric, has another shape, or holds NaN or inf.
     """
     try:
-        array = np.asarray(action, dtype=np.float64)
+        array = np.asarray(action)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"action must be a float array of shape {shape}, got {action!r}") from None
     if array.shape != shape:
@@ -28,16 +33,41 @@ def box_action(action: Any, shape: tuple[int, ...], low: float = -1.0, high: flo
     return np.clip(array, low, high)
 
 
-def discrete_action(action: Any, n: int) -> int:
-    """Return ``action`` as an int in ``[0, n)`` (0-d arrays accepted, bools refused).
+def discrete_action(action: Any, n: int, *, start: int = 0) -> int:
+    """Return ``action`` as an int in ``[start, start + n)``.
+
+    Python and numpy integers and one-element integer arrays are accepted; bools and
+    floats are not.
 
     Raises:
         ValueError: if it is not an integer or is out of range.
     """
-    if isinstance(action, np.ndarray) and action.shape == ():
-        action = action.item()
+    if isinstance(action, np.ndarray) and action.size == 1 and action.dtype.kind in "iu":
+        action = action.reshape(()).item()
     if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-        raise ValueError(f"action must be an integer in [0, {n}), got {action!r}")
-    if not 0 <= action < n:
-        raise ValueError(f"action {action} out of range [0, {n})")
+        raise ValueError(f"action must be an integer in [{start}, {start + n}), got {action!r}")
+    if not start <= action < start + n:
+        raise ValueError(f"action {action} out of range [{start}, {start + n})")
     return int(action)
+
+
+def multi_discrete_action(action: Any, nvec: np.ndarray) -> np.ndarray:
+    """Return ``action`` as an int64 array of ``nvec``'s shape with ``0 <= action < nvec``.
+
+    Integer-valued floats are accepted (what a float policy output holds); anything else
+    that is not a finite whole number is refused.
+
+    Raises:
+        ValueError: for a wrong shape, NaN/inf or fractional entries, or an entry out of range.
+    """
+    try:
+        array = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"action must be {nvec.size} integers, got {action!r}") from None
+    if array.shape != nvec.shape:
+        raise ValueError(f"action must have shape {nvec.shape}, got {array.shape}")
+    if not np.isfinite(array).all() or (array != np.round(array)).any():
+        raise ValueError(f"action must hold finite integers, got {action!r}")
+    if (array < 0).any() or (array >= nvec).any():
+        raise ValueError(f"action {array.astype(np.int64).tolist()} out of range for nvec {nvec.tolist()}")
+    return array.astype(np.int64)

@@ -5,18 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from warehouse_sim._checks import check_int
+from warehouse_sim.envs.core import WarehouseEnv
 from warehouse_sim.operations.catalogue import Scenario, load_scenario
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.tasks.inventory import ActionMode, InventoryTask
 
 
-class InventoryEnv(gym.Env[np.ndarray, Any]):
+class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
     """Restock and price a catalogue, one period per step (no physics).
+
+    ## Description
 
     Each step is one period: the agent sets, per SKU, an order quantity and a price
     (each from the SKU's levels). Then lots due this period arrive (ordered
@@ -27,45 +29,65 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
     (unmet demand lost with a penalty, or backlogged in backorder scenarios), and holding
     cost accrues on the units left on hand.
 
-    **Observation** (``Box``, float32, lower bound 0), per SKU a block, blocks in
-    catalogue order (``L = max lead time``):
+    ## Action Space
 
-    ======  ======================================================================
-    index   value
-    ======  ======================================================================
-    0       on hand at the end of the period / capacity (SKU's, else shared)
-    1..L    pipeline: units arriving in 1, ..., L periods / the largest order level
-    L+1     price in force / the highest price level
-    L+2     backlog / capacity (backorder scenarios only)
-    ======  ======================================================================
-
-    The reference instance has 5 entries: on hand / 40, the pipeline (3 slots) / 24,
-    last price / 16.
-
-    **Actions**:
-
-    - ``continuous=True`` (default): ``Box(-1, 1, (2 * n_skus,))``, per SKU
+    - ``continuous=True`` (default): ``Box(-1, 1, (2 * n_skus,), float32)``, per SKU
       (order level, price level); [-1, 1] is cut into equal bins, one per level;
-      values beyond the bounds are clipped. NaN/inf or a wrong shape: ``ValueError``.
+      values beyond the bounds are clipped.
     - ``continuous=False``: single-SKU scenarios ``Discrete(n_quantities * n_prices)``
       with ``action = quantity_level * n_prices + price_level`` (16 on the reference);
       multi-SKU scenarios ``MultiDiscrete([n_quantities_0, n_prices_0, ...])``.
 
-    **Reward**: the period's profit / ``reward_scale`` (profit = revenue - purchase
-    cost - fixed order cost - holding cost - penalty), derived from the ledger, so the
-    sum of rewards times ``reward_scale`` equals ``info["cumulative"]["profit"]``.
+    NaN/inf, a wrong shape, or discrete entries out of range or not whole numbers raise
+    ``ValueError`` and change nothing.
 
-    **Episode end**: never terminated; truncated after the scenario's ``horizon``
-    periods (200 on the reference), or ``horizon=`` if given.
+    ## Observation Space
 
-    **Info**: ``info["period"]`` and ``info["cumulative"]``, each a dict with per-SKU
-    arrays ``demand``, ``sales``, ``lost``, ``ordered``, ``received``, ``written_off``,
+    A float32 ``Box`` with lower bound 0; per SKU a block, blocks in catalogue order
+    (``L`` = the largest lead time of the catalogue; ``scale`` = the SKU's capacity, else
+    the shared capacity, else ten times its largest order level):
+
+    | offset in block | value | upper bound |
+    |---|---|---|
+    | 0 | on hand at the end of the period / ``scale`` | 1 with a capacity, else unbounded (inf) |
+    | 1 .. L | pipeline: units arriving in 1, ..., L periods / the SKU's largest order level (0 beyond its own lead time) | 1 |
+    | L+1 | price in force / the SKU's highest price level | 1 |
+    | L+2 | backlog / ``scale`` (backorder scenarios only) | unbounded (inf) |
+
+    The reference instance has 5 entries, all in [0, 1]: on hand / 40, the pipeline
+    (3 slots) / 24, price / 16.
+
+    ## Rewards
+
+    The period's profit / ``reward_scale`` (profit = revenue - purchase cost - fixed
+    order cost - holding cost - penalty), derived from the ledger, so the sum of rewards
+    times ``reward_scale`` equals ``info["cumulative"]["profit"]``.
+
+    ## Starting State
+
+    Deterministic: every SKU's ``initial_on_hand`` on hand, an empty pipeline, no
+    backlog, each price at the level nearest its base price. The randomness is the
+    Poisson demand, drawn from ``np_random`` each period.
+
+    ## Episode End
+
+    Never terminated; truncated after the scenario's ``horizon`` periods (200 on the
+    reference), or ``horizon=`` if given.
+
+    ## Information
+
+    ``info["period"]`` and ``info["cumulative"]``, each a dict with per-SKU arrays
+    ``demand``, ``sales``, ``lost``, ``ordered``, ``received``, ``written_off``,
     ``on_hand``, ``on_order``, ``price`` and scalars ``revenue``, ``purchase_cost``,
     ``order_cost``, ``holding_cost``, ``penalty``, ``profit`` (unscaled), ``fill_rate``
     (sales / demand, 1.0 without demand). Stocks are read at the end of the period
     (after sales and after this period's order); flows are this period's (``received``
     counts arrivals at its start, including units then written off); ``cumulative`` sums
     the flows since reset and holds the current stocks.
+
+    ## Version History
+
+    - v0: initial version.
 
     Args:
         scenario: Scenario name (``assets/scenarios/<name>.yaml``), a YAML path, or a
@@ -75,7 +97,8 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         horizon: Periods per episode; default the scenario's.
         render_mode: ``None`` or ``"rgb_array"`` (bars: on hand, on order per SKU).
 
-    Version history: v0: initial version.
+    Raises:
+        ValueError: naming the argument, for any invalid argument or scenario field.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -89,10 +112,9 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
         horizon: int | None = None,
         render_mode: str | None = None,
     ) -> None:
+        self._check_render_mode(render_mode)
         if not isinstance(continuous, bool):
             raise ValueError(f"continuous must be a bool, got {continuous!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or 'rgb_array' for Inventory-v0, got {render_mode!r}")
         if horizon is not None:
             check_int("horizon", horizon)
         if not isinstance(scenario, Scenario):
@@ -101,51 +123,25 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
             scenario = load_scenario(scenario)
         single = scenario.n_skus == 1
         mode: ActionMode = "box" if continuous else ("discrete" if single else "multidiscrete")
-        self.task = InventoryTask(scenario, mode=mode, reward_scale=reward_scale)
+        self.task: InventoryTask = InventoryTask(scenario, mode=mode, reward_scale=reward_scale, horizon=horizon)
         self.scenario = scenario
-        self.horizon = scenario.horizon if horizon is None else horizon
-        self.render_mode = render_mode
+        self.horizon = self.task.horizon
         self.observation_space = spaces.Box(0.0, self.task.observation_high, dtype=np.float32)
         n = scenario.n_skus
         if continuous:
-            self.action_space = spaces.Box(-1.0, 1.0, shape=(2 * n,), dtype=np.float32)
+            self.action_space: spaces.Space[Any] = spaces.Box(-1.0, 1.0, shape=(2 * n,), dtype=np.float32)
         elif single:
             self.action_space = spaces.Discrete(int(self.task.nvec[0] * self.task.nvec[1]))
         else:
             self.action_space = spaces.MultiDiscrete(self.task.nvec)
-        self._needs_reset = True
-        self._closed = False
 
     @property
     def model(self) -> OperationsModel:
         """The :class:`~warehouse_sim.operations.model.OperationsModel` (privileged state for baselines)."""
         return self.task.model
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode from the scenario's initial stock, empty pipeline, base prices."""
-        if self._closed:
-            raise RuntimeError("InventoryEnv is closed")
-        super().reset(seed=seed)
-        self.task.reset()
-        self._needs_reset = False
-        return self.task.observation(), self.task.info()
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Advance one period (see the class docstring)."""
-        if self._closed:
-            raise RuntimeError("InventoryEnv is closed")
-        if self._needs_reset:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        reward = self.task.step(action, self.np_random)
-        truncated = self.task.model.period >= self.horizon
-        if truncated:
-            self._needs_reset = True
-        return self.task.observation(), reward, False, truncated, self.task.info()
-
-    def render(self) -> np.ndarray | None:
-        """``rgb_array``: per SKU a green bar (on hand) and a blue bar (on order), scaled to capacity."""
-        if self.render_mode != "rgb_array":
-            return None
+    def _render_frame(self) -> np.ndarray:
+        """Per SKU a green bar (on hand) and a blue bar (on order), scaled to capacity."""
         obs = self.task.observation().reshape(self.scenario.n_skus, -1)
         n, height, bar = self.scenario.n_skus, 120, 8
         image = np.full((height, max(64, n * 3 * bar), 3), 255, dtype=np.uint8)
@@ -156,7 +152,3 @@ class InventoryEnv(gym.Env[np.ndarray, Any]):
                 x = i * 3 * bar + k * bar
                 image[top:, x : x + bar] = colour
         return image
-
-    def close(self) -> None:
-        """Release nothing (no physics); idempotent. Further ``step``/``reset`` raise."""
-        self._closed = True

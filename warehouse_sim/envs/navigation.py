@@ -8,22 +8,38 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from warehouse_sim.envs._actions import box_action, discrete_action
+from warehouse_sim.envs.core import WarehouseEnv
 from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.sim.render import TopDownRenderer, camera_image
 from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS, NavigationConfig, NavigationTask
 
 
-class NavigationEnv(gym.Env[np.ndarray, Any]):
+class NavigationEnv(WarehouseEnv[np.ndarray, Any]):
     """Drive a differential-drive robot through the warehouse to a random pick face.
 
-    The robot (a 0.5 m cylinder, top speed 1 m/s, 2 rad/s, acceleration-limited) starts at
-    a random free pose at least ``min_start_distance`` metres (shortest path) from the
-    goal; the goal is the aisle cell in front of a random rack slot. Physics at 240 Hz,
-    velocity writes at 60 Hz, one decision every 0.1 s (10 Hz); one ``step`` is 24
-    physics substeps.
+    ## Description
 
-    **Observation** (flat ``float32`` Box; ``n = n_rays``, default 16)
+    The robot (a 0.5 m cylinder, top speed 1 m/s, 2 rad/s, acceleration-limited) drives
+    through the aisles of a layout (racks, walls, a pick/pack station) to the aisle cell
+    in front of a rack slot, the goal pick face, optionally among ``n_obstacle_robots``
+    other robots that drive their own A* routes. Physics at 240 Hz, velocity writes at
+    60 Hz, one decision every 0.1 s (10 Hz); one ``step`` is 24 physics substeps.
+
+    ## Action Space
+
+    - ``continuous=True``: ``Box(-1, 1, (2,), float32)`` = (linear velocity / ``v_max``,
+      angular velocity / ``omega_max``), positive omega turns left. Values beyond the
+      bounds are clipped to them.
+    - ``continuous=False``: ``Discrete(7)``: 0 stop, 1 forward, 2 forward-left arc,
+      3 forward-right arc, 4 turn left, 5 turn right, 6 reverse at half speed
+      (:data:`~warehouse_sim.tasks.navigation.DISCRETE_ACTIONS`).
+
+    NaN/inf, wrongly shaped or out-of-range discrete actions raise ``ValueError`` and
+    change nothing.
+
+    ## Observation Space
+
+    A flat ``float32`` Box; ``n = n_rays`` (default 16), ``Box(24,)`` by default:
 
     | index | meaning | range |
     |---|---|---|
@@ -38,33 +54,41 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
     The route hint is the point ~``route_lookahead`` m (default 2 m) ahead on the shortest
     (A*) path from the robot to the goal, as a fleet manager would send it.
 
-    **Actions**
+    ## Rewards
 
-    - ``continuous=True``: ``Box(-1, 1, (2,))`` = (linear velocity / ``v_max``, angular
-      velocity / ``omega_max``), positive omega turns left. Values beyond the bounds are
-      clipped to them.
-    - ``continuous=False``: ``Discrete(7)``: 0 stop, 1 forward, 2 forward-left arc,
-      3 forward-right arc, 4 turn left, 5 turn right, 6 reverse at half speed
-      (:data:`~warehouse_sim.tasks.navigation.DISCRETE_ACTIONS`).
+    Per step: ``progress_weight`` x (decrease of the shortest-path distance to the goal,
+    metres; the grid A* path cost, interpolated between cells), minus ``time_penalty``,
+    minus ``collision_penalty`` if the step ends in contact with a rack, wall, the station
+    or another robot, plus ``success_bonus`` on arrival.
 
-    NaN/inf, wrongly shaped or out-of-range discrete actions raise ``ValueError`` and
-    change nothing.
+    ## Starting State
 
-    **Reward** per step: ``progress_weight`` x (decrease of the shortest-path distance to
-    the goal, metres; the grid A* path cost, interpolated between cells), minus
-    ``time_penalty``, minus ``collision_penalty`` if the step ends in contact with a rack,
-    wall, the station or another robot, plus ``success_bonus`` on arrival.
+    The goal is a uniformly drawn pick face. The robot starts at rest in a free cell
+    drawn uniformly among those at least ``min_start_distance`` metres (shortest path)
+    from the goal, jittered by up to 20% of a cell in x and y, with a uniform heading.
+    Obstacle robots start at rest at the centres of random free cells, outside the 3 x 3
+    cells around the agent's start cell and each other and off the goal cell, with
+    uniform headings (robots that find no room are parked off the floor). Everything is drawn from
+    ``np_random``; the scene is restored from a saved state, not rebuilt.
 
-    **Episode end**: terminated on arrival (within ``goal_tolerance`` of the pick-face
-    centre) and, if ``terminate_on_collision`` (default), at the first collision;
-    truncated by the registered time limit (500 steps = 50 s, ample for ``small`` and
-    ``medium``; pass ``max_episode_steps=1500`` to ``gym.make`` for ``large``) or with
+    ## Episode End
+
+    Terminated on arrival (within ``goal_tolerance`` of the pick-face centre) and, if
+    ``terminate_on_collision`` (default), at the first collision; truncated by the
+    registered time limit (500 steps = 50 s, ample for ``small`` and ``medium``; pass
+    ``max_episode_steps=1500`` to ``gym.make`` for ``large``) or with
     ``info["reason"] = "physics_error"`` if the physics diverges.
 
-    **Info**: ``is_success``, ``collisions`` (contact onsets this episode),
-    ``path_length`` (metres driven), ``shortest_path_length`` (metres, start to goal),
-    ``spl`` (success weighted by path length; 0 until success, so its value at episode
-    end is the episode's SPL), ``goal`` (rack id, slot).
+    ## Information
+
+    ``is_success``, ``collisions`` (contact onsets this episode), ``path_length`` (metres
+    driven), ``shortest_path_length`` (metres, start to goal), ``spl`` (success weighted
+    by path length; 0 until success, so its value at episode end is the episode's SPL),
+    ``goal`` (rack id, slot).
+
+    ## Version History
+
+    - v0: initial release.
 
     Args:
         render_mode: ``None``, ``"human"`` (PyBullet GUI) or ``"rgb_array"``.
@@ -81,8 +105,6 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
 
     Raises:
         ValueError: naming the argument, for any invalid argument.
-
-    Version history: v0, initial release.
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
@@ -100,8 +122,7 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
         render_size: tuple[int, int] = (480, 480),
         **task_kwargs: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}")
+        self._check_render_mode(render_mode)
         if not isinstance(continuous, (bool, np.bool_)):
             raise ValueError(f"continuous must be a bool, got {continuous!r}")
         if render_view not in ("topdown", "camera"):
@@ -118,7 +139,6 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
             layout=layout, route_hint=route_hint, n_obstacle_robots=n_obstacle_robots,
             terminate_on_collision=terminate_on_collision, **task_kwargs,
         )
-        self.render_mode = render_mode
         self.continuous = bool(continuous)
         self.render_view = render_view
         self.render_size = (int(render_size[0]), int(render_size[1]))
@@ -129,10 +149,8 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
         self.action_space: spaces.Space[Any] = (
             spaces.Box(-1.0, 1.0, (2,), dtype=np.float32) if self.continuous else spaces.Discrete(len(DISCRETE_ACTIONS))
         )
-        self.task = NavigationTask(self.config, gui=render_mode == "human")
+        self.task: NavigationTask = NavigationTask(self.config, continuous=self.continuous, gui=render_mode == "human")
         self._renderer: TopDownRenderer | None = None
-        self._needs_reset = True
-        self._closed = False
 
     # ------------------------------------------------------------------ privileged state (baselines, viewers)
     @property
@@ -154,54 +172,7 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
             raise gym.error.ResetNeeded("call reset() first")
         return self.task.goal.cell
 
-    # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``seed`` reseeds ``np_random`` (the only randomness)."""
-        self._check_open()
-        super().reset(seed=seed)
-        self.task.reset(self.np_random)
-        self._needs_reset = False
-        return self.task.observation(), self._info()
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Apply ``action`` for one control period (0.1 s by default)."""
-        self._check_open()
-        if self._needs_reset:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        v, w = self._to_command(action)
-        reward, terminated, truncated, reason = self.task.step(v, w)
-        info = self._info()
-        if reason is not None:
-            info["reason"] = reason
-            self._needs_reset = True
-        if terminated:
-            self._needs_reset = True
-        return self.task.observation(), reward, terminated, truncated, info
-
-    def _to_command(self, action: Any) -> tuple[float, float]:
-        if self.continuous:
-            v, w = box_action(action, (2,))
-            return float(v), float(w)
-        return DISCRETE_ACTIONS[discrete_action(action, len(DISCRETE_ACTIONS))]
-
-    def _info(self) -> dict[str, Any]:
-        task = self.task
-        goal = task.goal
-        assert goal is not None
-        return {
-            "is_success": task.is_success,
-            "collisions": task.collisions,
-            "path_length": task.path_length,
-            "shortest_path_length": task.shortest_path_length,
-            "spl": task.spl,
-            "goal": (goal.rack_id, goal.slot),
-        }
-
-    def render(self) -> np.ndarray | None:
-        """``rgb_array``: a ``(height, width, 3)`` uint8 frame; ``human``: the GUI shows the scene live (returns None)."""
-        self._check_open()
-        if self.render_mode != "rgb_array":
-            return None
+    def _render_frame(self) -> np.ndarray:
         width, height = self.render_size
         if self.render_view == "camera":
             return camera_image(self.task.client, self.layout, width, height)
@@ -211,24 +182,3 @@ class NavigationEnv(gym.Env[np.ndarray, Any]):
         goal = (task.goal.x, task.goal.y) if task.goal is not None else None
         waypoint = task.route_waypoint() if task.goal is not None and self.config.route_hint else None
         return self._renderer.render(task.poses, goal=goal, waypoint=waypoint)
-
-    @property
-    def sim_seconds_per_step(self) -> float:
-        """Simulated seconds one ``step`` advances (``1 / control_hz``)."""
-        return 1.0 / self.config.control_hz
-
-    def bare_physics_step(self) -> None:
-        """The PyBullet work of one :meth:`step` without env code (benchmark protocol of :mod:`warehouse_sim.bench`)."""
-        self._check_open()
-        self.task.bare_physics_step()
-
-    def close(self) -> None:
-        """Release the physics client (and the GUI). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self.task.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the environment is closed; create a new one")

@@ -160,6 +160,7 @@ class OperationsModel:
         self.price[...] = self.price_levels[self._rows, self.price_idx]
         self.ledger.reset()
         self.book.reset()
+        self._late_charged: set[int] = set()
 
     @property
     def season(self) -> float:
@@ -389,6 +390,33 @@ class OperationsModel:
         for order in expired:
             self.lose(order.id)
         return expired
+
+    def expedite(self, order: Order, due_after_h: float) -> None:
+        """Make a just-placed order an express order: due ``due_after_h`` hours after placement.
+
+        Raises:
+            ValueError: if the order is no longer ``PLACED`` or ``due_after_h`` is not positive.
+        """
+        if order.state is not OrderState.PLACED:
+            raise ValueError(f"order {order.id} is {order.state.name}; only a placed order can be expedited")
+        if not due_after_h > 0:
+            raise ValueError(f"due_after_h must be > 0, got {due_after_h!r}")
+        order.due_h = order.placed_h + due_after_h
+
+    def charge_late(self, order_id: int, now_h: float, penalty: float) -> bool:
+        """Charge ``penalty`` (currency units) once for an order that is past its due time at ``now_h``.
+
+        A late charge is a penalty in the ledger, charged at most once per order however
+        long it stays open.
+
+        Returns:
+            Whether the order was charged now (False if not yet due, or charged before).
+        """
+        if order_id in self._late_charged or not self.book.orders[order_id].due_h < now_h:
+            return False
+        self._late_charged.add(order_id)
+        self.ledger.money[PENALTY] += penalty
+        return True
 
     def put_away(self, sku: int | str, units: int) -> None:
         """Move ``units`` of a SKU from the dock into its slot (sellable from now).

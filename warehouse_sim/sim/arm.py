@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from warehouse_sim.sim._pybullet import p
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 #: Arm joint indices (panda_joint1..7) and the finger joints of panda.urdf.
 ARM_JOINTS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
@@ -84,15 +84,15 @@ class SuctionArm:
     """The Panda, its joint-position motors and its IK, in one physics client.
 
     Args:
-        client: The physics client (the arm is registered as body ``"arm"``).
+        client: The physics client.
         config: Limits, home pose and payload.
     """
 
     def __init__(self, client: PhysicsClient, *, config: ArmConfig) -> None:
         self.client = client
         self.config = config
-        bc = client.bullet
-        self.body = client.load_urdf("arm", "franka_panda/panda.urdf", useFixedBase=True)
+        bc = bullet_of(client)
+        self.body = client.load_urdf("franka_panda/panda.urdf", useFixedBase=True)
         infos = [bc.getJointInfo(self.body, j) for j in ARM_JOINTS]
         self.lower = [float(i[8]) for i in infos]
         self.upper = [float(i[9]) for i in infos]
@@ -119,7 +119,7 @@ class SuctionArm:
     def hold_home(self) -> None:
         """Set the motor targets to the home pose and the fingers closed (after a state restore)."""
         self.target = self.home_tcp
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         bc.setJointMotorControlArray(
             self.body, ARM_JOINTS, p.POSITION_CONTROL, targetPositions=self.config.home, forces=self.forces
         )
@@ -132,7 +132,7 @@ class SuctionArm:
 
         One ``getLinkState`` call; the velocity is the grasp-target link's.
         """
-        state = self.client.bullet.getLinkState(self.body, TCP_LINK, computeLinkVelocity=1)
+        state = bullet_of(self.client).getLinkState(self.body, TCP_LINK, computeLinkVelocity=1)
         (px, py, pz), orn = state[4], state[5]
         x, y, z, w = orn
         d = CUP_OFFSET
@@ -158,7 +158,7 @@ class SuctionArm:
             for i, (t, d, c) in enumerate(zip(self.target, delta, tcp_position, strict=True))
         )
         target = (self.target[0], self.target[1], self.target[2] + CUP_OFFSET)
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         q = bc.calculateInverseKinematics(
             self.body,
             TCP_LINK,
@@ -177,7 +177,7 @@ class SuctionArm:
 
     def joint_positions(self) -> list[float]:
         """Positions of panda_joint1..7 in radians (one batched read)."""
-        return [s[0] for s in self.client.bullet.getJointStates(self.body, ARM_JOINTS)]
+        return [s[0] for s in bullet_of(self.client).getJointStates(self.body, ARM_JOINTS)]
 
 
 class SuctionGripper:
@@ -207,7 +207,7 @@ class SuctionGripper:
     def release(self) -> None:
         """Remove the suction constraint, if any."""
         if self._constraint is not None:
-            bc = self.arm.client.bullet
+            bc = bullet_of(self.arm.client)
             bc.removeConstraint(self._constraint)
             for link in FINGER_JOINTS:
                 bc.setCollisionFilterPair(self.arm.body, self.held_body, link, -1, 1)
@@ -229,7 +229,7 @@ class SuctionGripper:
         if not suction_on:
             self.release()
             return False
-        bc = self.arm.client.bullet
+        bc = bullet_of(self.arm.client)
         arm = self.arm.body
         if self.held_body is not None:
             hand = bc.getLinkState(arm, HAND_LINK)
@@ -255,7 +255,7 @@ class SuctionGripper:
         return False
 
     def _attach(self, body: int) -> None:
-        bc = self.arm.client.bullet
+        bc = bullet_of(self.arm.client)
         arm = self.arm.body
         hand = bc.getLinkState(arm, HAND_LINK)
         item_pos, item_orn = bc.getBasePositionAndOrientation(body)

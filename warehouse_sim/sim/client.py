@@ -1,9 +1,12 @@
 """One wrapper that owns one PyBullet client.
 
 Robots, worlds and tasks talk to PyBullet only through a :class:`PhysicsClient`:
-never the global default client. Bodies are addressed by name. The static scene is
-built once; resets restore a saved state (``restoreState`` costs ~0.01 ms, rebuilding
-a scene 11-40 ms), so memory stays bounded over any number of resets.
+never the global default client. Its PyBullet handle is private: the sim layer's own
+modules (bodies, sensors, renderers) reach it through :func:`bullet_of`; everything above
+``sim`` uses the client's methods (step, saved states, contacts) and the sim objects'
+(robots, lidar, arm), and the layering test forbids raw PyBullet there. The static scene is built once; resets restore a saved state
+(``restoreState`` costs ~0.01 ms, rebuilding a scene 11-40 ms), so memory stays bounded
+over any number of resets.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from warehouse_sim.sim._pybullet import BulletClient, p, pybullet_data, quiet_native_output
@@ -59,35 +63,23 @@ class PhysicsClient:
             )
         try:
             with quiet_native_output():
-                self._bullet: BulletClient | None = BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
+                self._bc: BulletClient | None = BulletClient(connection_mode=p.GUI if gui else p.DIRECT)
         except Exception:
             if gui:
                 _GUI_LOCK.release()
             raise
         self.time_step = float(time_step)
-        bc = self._bullet
+        bc = self._bc
         bc.setAdditionalSearchPath(pybullet_data.getDataPath())
         bc.setPhysicsEngineParameter(fixedTimeStep=self.time_step, deterministicOverlappingPairs=1)
         bc.setGravity(0.0, 0.0, gravity)
         if gui:
             bc.configureDebugVisualizer(p.COV_ENABLE_GUI, 0)
-        self._bodies: dict[str, int] = {}
 
-    @property
-    def bullet(self) -> BulletClient:
-        """The underlying client (``bullet.stepSimulation()`` etc.).
-
-        Raises:
-            RuntimeError: after :meth:`close`.
-        """
-        if self._bullet is None:
+    def _handle(self) -> BulletClient:
+        if self._bc is None:
             raise RuntimeError("the physics client is closed")
-        return self._bullet
-
-    @property
-    def client_id(self) -> int:
-        """The PyBullet physics client id (for ``physicsClientId=`` arguments)."""
-        return self.bullet._client  # noqa: SLF001 - BulletClient exposes no public accessor
+        return self._bc
 
     @property
     def is_gui(self) -> bool:
@@ -97,58 +89,57 @@ class PhysicsClient:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` has been called."""
-        return self._bullet is None
-
-    def add_body(self, name: str, body_id: int) -> int:
-        """Register ``body_id`` under ``name`` and return it.
-
-        Raises:
-            ValueError: if the name is already taken.
-        """
-        if name in self._bodies:
-            raise ValueError(f"a body named {name!r} already exists")
-        self._bodies[name] = body_id
-        return body_id
-
-    def body(self, name: str) -> int:
-        """Return the PyBullet id of the body called ``name``."""
-        try:
-            return self._bodies[name]
-        except KeyError:
-            raise KeyError(f"no body named {name!r}") from None
+        return self._bc is None
 
     @property
-    def body_names(self) -> tuple[str, ...]:
-        """The names of all registered bodies, in creation order."""
-        return tuple(self._bodies)
+    def n_bodies(self) -> int:
+        """Number of bodies in the simulation."""
+        return int(self._handle().getNumBodies())
 
     def step(self, n_substeps: int = 1) -> None:
         """Advance the physics by ``n_substeps`` fixed time steps."""
-        step = self.bullet.stepSimulation
+        step = self._handle().stepSimulation
         for _ in range(n_substeps):
             step()
 
+    def stepper(self) -> Callable[[], None]:
+        """The bound single-substep function, for hot loops that step many times per call."""
+        return self._handle().stepSimulation
+
     def save_state(self) -> int:
         """Save the full simulation state in memory and return its id."""
-        return self.bullet.saveState()
+        return int(self._handle().saveState())
 
-    def restore_state(self, state_id: int) -> None:
-        """Restore a state saved by :meth:`save_state` (cheap: no bodies are reloaded)."""
-        self.bullet.restoreState(stateId=state_id)
+    def restore_state(self, state_id: int, *, refresh_contacts: bool = False) -> None:
+        """Restore a state saved by :meth:`save_state` (cheap: no bodies are reloaded).
 
-    def load_urdf(self, name: str, file_name: str, **kwargs: Any) -> int:
-        """Load a URDF (from pybullet_data or an absolute path) and register it under ``name``."""
-        return self.add_body(name, self.bullet.loadURDF(file_name, **kwargs))
+        Args:
+            state_id: What :meth:`save_state` returned.
+            refresh_contacts: Run one collision-detection pass afterwards, so contact pairs
+                cached from before the restore are dropped and the next steps replay exactly
+                as from the saved state.
+        """
+        bc = self._handle()
+        bc.restoreState(stateId=state_id)
+        if refresh_contacts:
+            bc.performCollisionDetection()
+
+    def remove_state(self, state_id: int) -> None:
+        """Free a state saved by :meth:`save_state`."""
+        self._handle().removeState(state_id)
+
+    def load_urdf(self, file_name: str, **kwargs: Any) -> int:
+        """Load a URDF (from pybullet_data or an absolute path) and return its body id."""
+        return int(self._handle().loadURDF(file_name, **kwargs))
 
     def close(self) -> None:
         """Disconnect. Idempotent."""
-        if self._bullet is None:
+        if self._bc is None:
             return
         try:
-            self._bullet.disconnect()
+            self._bc.disconnect()
         finally:
-            self._bullet = None
-            self._bodies.clear()
+            self._bc = None
             if self._gui:
                 _GUI_LOCK.release()
 
@@ -157,3 +148,15 @@ class PhysicsClient:
             self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown; nothing to report to
             pass
+
+
+def bullet_of(client: PhysicsClient) -> BulletClient:
+    """The PyBullet handle of ``client``, for the sim layer's own modules only.
+
+    Code above ``sim`` never calls PyBullet (``tests/test_layering.py`` checks that no
+    module outside ``warehouse_sim/sim`` uses this); white-box tests may, to inject faults.
+
+    Raises:
+        RuntimeError: after :meth:`PhysicsClient.close`.
+    """
+    return client._handle()  # noqa: SLF001 - the one sanctioned access

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from warehouse_sim._checks import check_int
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,15 @@ class Lidar:
 
     Attributes:
         angles: ``(n_rays,)`` ray angles in radians relative to the robot heading.
-        last_rays: The ``(from, to)`` ray lists of the last scan (what
-            ``bare_physics_step`` replays in benchmarks).
     """
 
     def __init__(self, client: PhysicsClient, params: LidarParams | None = None) -> None:
         self.client = client
         self.params = params or LidarParams()
         self.angles = np.linspace(0.0, 2.0 * math.pi, self.params.n_rays, endpoint=False)
-        self._ray_test_batch = client.bullet.rayTestBatch
+        self._ray_test_batch = bullet_of(client).rayTestBatch
         self._unit = [(math.cos(a), math.sin(a)) for a in self.angles.tolist()]
-        self.last_rays: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
+        self._last: tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]] = ([], [])
 
     def scan(self, poses: np.ndarray) -> np.ndarray:
         """Cast the rays of every robot.
@@ -84,7 +82,11 @@ class Lidar:
                 dx, dy = c * a - s * b, s * a + c * b
                 starts.append((x + r0 * dx, y + r0 * dy, z))
                 ends.append((x + r1 * dx, y + r1 * dy, z))
-        self.last_rays = (starts, ends)
         hits = self._ray_test_batch(starts, ends)
+        self._last = (starts, ends)
         fractions = np.array([h[2] for h in hits]).reshape(poses.shape[0], pr.n_rays)
         return r0 + fractions * (r1 - r0)
+
+    def rescan(self) -> None:
+        """Cast the rays of the last :meth:`scan` again, results unused (the benchmark floor's ray work)."""
+        self._ray_test_batch(*self._last)

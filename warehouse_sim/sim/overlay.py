@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 
 class TextOverlay:
@@ -33,7 +33,7 @@ class TextOverlay:
 
     def show(self, lines: Sequence[str]) -> None:
         """Display ``lines`` (replacing what was shown; extra old lines are removed)."""
-        bullet = self._client.bullet
+        bullet = bullet_of(self._client)
         for i, text in enumerate(lines):
             kwargs = {"replaceItemUniqueId": self._ids[i]} if i < len(self._ids) else {}
             where = [p + i * d for p, d in zip(self._position, self._step, strict=True)]
@@ -47,6 +47,6 @@ class TextOverlay:
 
 def look_at(client: PhysicsClient, *, target: tuple[float, float, float], distance: float, yaw: float = 0.0, pitch: float = -60.0) -> None:
     """Point the GUI camera at world ``target`` (metres) from ``distance`` metres, angles in degrees."""
-    client.bullet.resetDebugVisualizerCamera(
+    bullet_of(client).resetDebugVisualizerCamera(
         cameraDistance=distance, cameraYaw=yaw, cameraPitch=pitch, cameraTargetPosition=list(target)
     )

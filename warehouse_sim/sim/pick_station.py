@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from warehouse_sim.sim._pybullet import p
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 #: Height of the parking spot of unused items (below the ground plane), metres.
 _PARK_Z = -2.0
@@ -144,8 +144,7 @@ class PickStation:
     """Builds and manages the bin, the tote and the item bodies in one client.
 
     Args:
-        client: The physics client to build into (bodies ``"ground"``, ``"bin"``,
-            ``"tote"`` and ``"item/<index>"`` are registered on it).
+        client: The physics client to build into.
         layout: Bin and tote geometry.
         items: The item specs; one body is created per spec.
 
@@ -164,10 +163,10 @@ class PickStation:
         self.client = client
         self.layout = layout
         self.items = items
-        bc = client.bullet
-        self.ground = client.add_body("ground", bc.createMultiBody(0, bc.createCollisionShape(p.GEOM_PLANE)))
-        self.bin = client.add_body("bin", self._build_container(layout.bin, pedestal=True, rgba=(0.55, 0.45, 0.3, 1)))
-        self.tote = client.add_body("tote", self._build_container(layout.tote, pedestal=False, rgba=(0.2, 0.4, 0.8, 1)))
+        bc = bullet_of(client)
+        self.ground = bc.createMultiBody(0, bc.createCollisionShape(p.GEOM_PLANE))
+        self.bin = self._build_container(layout.bin, pedestal=True, rgba=(0.55, 0.45, 0.3, 1))
+        self.tote = self._build_container(layout.tote, pedestal=False, rgba=(0.2, 0.4, 0.8, 1))
         self.item_ids: list[int] = []
         for i, spec in enumerate(items):
             half = [0.5 * s for s in spec.size]
@@ -175,11 +174,11 @@ class PickStation:
             vis = bc.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=(0.85, 0.75, 0.55, 1))
             body = bc.createMultiBody(0.0, col, vis, self._park_position(i))
             bc.changeDynamics(body, -1, lateralFriction=0.6)
-            self.item_ids.append(client.add_body(f"item/{i}", body))
+            self.item_ids.append(body)
         self._active: tuple[int, ...] = ()
 
     def _build_container(self, box: BoxContainer, *, pedestal: bool, rgba: tuple[float, ...]) -> int:
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         t = box.wall_thickness
         ix, iy = box.inner_size
         ox, oy = ix + 2 * t, iy + 2 * t
@@ -218,7 +217,7 @@ class PickStation:
 
     def park_all(self) -> None:
         """Make every item static and move it to its parking spot below the ground."""
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         for i, body in enumerate(self.item_ids):
             bc.changeDynamics(body, -1, mass=0.0)
             bc.resetBasePositionAndOrientation(body, self._park_position(i), (0.0, 0.0, 0.0, 1.0))
@@ -243,7 +242,7 @@ class PickStation:
         if len(set(item_indices)) != len(item_indices) or not all(0 <= i < len(self.items) for i in item_indices):
             raise ValueError(f"item indices must be distinct and in [0, {len(self.items)}), got {item_indices!r}")
         self.park_all()
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         slots = rng.permutation(layout.n_slots)[: len(item_indices)]
         sx, sy = layout.slot_size
         for index, slot in zip(item_indices, slots, strict=True):
@@ -265,11 +264,11 @@ class PickStation:
 
     def item_pose(self, index: int) -> tuple[tuple[float, float, float], tuple[float, float, float, float]]:
         """World position (m) and orientation quaternion (x, y, z, w) of item ``index``."""
-        return self.client.bullet.getBasePositionAndOrientation(self.item_ids[index])
+        return bullet_of(self.client).getBasePositionAndOrientation(self.item_ids[index])
 
     def item_velocity(self, index: int) -> tuple[float, float, float]:
         """World linear velocity of item ``index`` in m/s."""
-        return self.client.bullet.getBaseVelocity(self.item_ids[index])[0]
+        return bullet_of(self.client).getBaseVelocity(self.item_ids[index])[0]
 
     def in_bin(self, pos: tuple[float, float, float] | np.ndarray) -> bool:
         """Whether a point is on or above the bin floor within its footprint (lifted counts)."""
@@ -282,7 +281,7 @@ class PickStation:
         Returns:
             uint8 array of shape (height, width, 3).
         """
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         view = bc.computeViewMatrix(cameraEyePosition=(1.35, 0.0, 0.9), cameraTargetPosition=(0.45, 0.0, 0.1), cameraUpVector=(0, 0, 1))
         proj = bc.computeProjectionMatrixFOV(fov=50.0, aspect=width / height, nearVal=0.05, farVal=5.0)
         _, _, rgba, _, _ = bc.getCameraImage(width, height, view, proj, renderer=p.ER_TINY_RENDERER)

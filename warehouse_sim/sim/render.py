@@ -15,7 +15,7 @@ import numpy as np
 from warehouse_sim._checks import check_int
 from warehouse_sim.geometry.layout import DOCK, FREE, RACK, STATION, WALL, Layout
 from warehouse_sim.sim._pybullet import p
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 _CELL_RGB: dict[str, tuple[int, int, int]] = {
     FREE: (205, 205, 200),
@@ -118,7 +118,7 @@ def camera_image(client: PhysicsClient, layout: Layout, width: int = 320, height
     size_x, size_y = layout.size
     target = (size_x / 2, size_y / 2, 0.0)
     distance = 0.9 * max(size_x, size_y) + 2.0
-    bc = client.bullet
+    bc = bullet_of(client)
     view = bc.computeViewMatrixFromYawPitchRoll(target, distance, yaw=0.0, pitch=-60.0, roll=0.0, upAxisIndex=2)
     proj = bc.computeProjectionMatrixFOV(fov=60.0, aspect=width / height, nearVal=0.1, farVal=distance * 3)
     _, _, rgba, _, _ = bc.getCameraImage(width, height, view, proj, renderer=p.ER_TINY_RENDERER)

@@ -14,19 +14,22 @@ the contact is reported by :meth:`DiffDriveRobots.touching`.
 
 One :class:`DiffDriveRobots` holds ``n`` robots with their state in numpy arrays, so the
 Navigation env (1 agent + obstacle robots) and a fleet env command and read many robots
-with a handful of PyBullet calls per robot per substep (about 2.5 us each).
+with a handful of PyBullet calls per robot per substep (about 2.5 us each). Tasks and
+drivers use them through the :class:`MobileBase` interface.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from warehouse_sim._checks import check_int, check_real
+from warehouse_sim._checks import check_int
+from warehouse_sim.geometry.kinematics import RobotParams
 from warehouse_sim.sim._pybullet import p
-from warehouse_sim.sim.client import PhysicsClient
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 #: Parked robots (not placed by a reset) wait here, far outside any layout, spaced apart.
 PARKING_ORIGIN = (-50.0, -50.0)
@@ -35,31 +38,63 @@ PARKING_ORIGIN = (-50.0, -50.0)
 RIDE_HEIGHT = 0.02
 
 
-@dataclass(frozen=True)
-class RobotParams:
-    """Body and drive limits of a robot (all > 0).
+class MobileBase(Protocol):
+    """A group of ``n`` planar mobile robots commanded by ``(v, omega)``: what tasks and drivers use.
 
     Attributes:
-        radius: Cylinder radius in metres.
-        height: Cylinder height in metres.
-        mass: Mass in kg.
-        v_max: Top linear speed in m/s (both directions).
-        omega_max: Top angular speed in rad/s.
-        accel_max: Linear acceleration limit in m/s^2.
-        alpha_max: Angular acceleration limit in rad/s^2.
+        n: Number of robots.
+        params: Body and drive limits.
+        client: The physics client the robots live in (for sensors such as the lidar).
     """
 
-    radius: float = 0.25
-    height: float = 0.25
-    mass: float = 20.0
-    v_max: float = 1.0
-    omega_max: float = 2.0
-    accel_max: float = 2.5
-    alpha_max: float = 8.0
+    n: int
+    params: RobotParams
+    client: PhysicsClient
 
-    def __post_init__(self) -> None:
-        for name in ("radius", "height", "mass", "v_max", "omega_max", "accel_max", "alpha_max"):
-            check_real(name, getattr(self, name), strict=True)
+    def place(self, index: int, x: float, y: float, yaw: float) -> None:
+        """Teleport robot ``index`` to ``(x, y)`` metres, heading ``yaw`` radians, at rest."""
+        ...
+
+    def park(self, index: int) -> None:
+        """Move robot ``index`` out of the floor, at rest."""
+        ...
+
+    def command_one(self, index: int, v: float, omega: float) -> None:
+        """Set the commanded ``(v, omega)`` of robot ``index`` in m/s and rad/s (clipped to the limits)."""
+        ...
+
+    def apply(self, dt: float) -> None:
+        """Move the applied velocities towards the commands over ``dt`` seconds and write them."""
+        ...
+
+    def poses(self) -> np.ndarray:
+        """``(n, 4)`` poses ``(x, y, yaw, z)`` in metres and radians, world frame."""
+        ...
+
+    def velocities(self, yaw: np.ndarray) -> np.ndarray:
+        """``(n, 2)`` measured ``(v, omega)`` in m/s and rad/s given the headings ``yaw``."""
+        ...
+
+    def touching_one(self, index: int, ignore: frozenset[int]) -> frozenset[int]:
+        """The body ids robot ``index`` is in contact with, except ``ignore``."""
+        ...
+
+    def contact_pairs(self, indices: Sequence[int], ignore: frozenset[int]) -> set[frozenset[int]]:
+        """The contacts of the robots ``indices`` as unordered body-id pairs, except with ``ignore``."""
+        ...
+
+    @property
+    def z0(self) -> float:
+        """Height in metres of a robot's centre above the floor."""
+        ...
+
+    def replay_drive(self, yaw: Sequence[float], n_ticks: int, substeps: int) -> None:
+        """The PyBullet work of ``n_ticks`` drive ticks of ``substeps`` physics steps, no drive arithmetic (benchmarks)."""
+        ...
+
+    def replay_reads(self, contact_robot: int | None = None) -> None:
+        """The PyBullet reads of one state read-out, results unused (benchmarks)."""
+        ...
 
 
 def yaw_from_quaternion(q: tuple[float, float, float, float]) -> float:
@@ -76,7 +111,6 @@ class DiffDriveRobots:
         n: Number of robots (>= 1).
         params: Shared body and drive parameters.
         colours: Optional RGBA per robot.
-        name_prefix: Bodies are registered as ``f"{name_prefix}{i}"``.
 
     Attributes:
         ids: PyBullet body ids, index = robot index.
@@ -85,14 +119,14 @@ class DiffDriveRobots:
 
     def __init__(
         self, client: PhysicsClient, n: int, params: RobotParams | None = None, *,
-        colours: list[tuple[float, float, float, float]] | None = None, name_prefix: str = "robot",
+        colours: list[tuple[float, float, float, float]] | None = None,
     ) -> None:
         check_int("n", n)
         self.client = client
         self.params = params or RobotParams()
         self.n = int(n)
         self._z0 = self.params.height / 2 + RIDE_HEIGHT
-        bc = client.bullet
+        bc = bullet_of(client)
         pr = self.params
         col = bc.createCollisionShape(p.GEOM_CYLINDER, radius=pr.radius, height=pr.height)
         self.ids: list[int] = []
@@ -105,7 +139,6 @@ class DiffDriveRobots:
             )
             bc.changeDynamics(body, -1, lateralFriction=0.0, spinningFriction=0.0, rollingFriction=0.0,
                               linearDamping=0.0, angularDamping=0.0)
-            client.add_body(f"{name_prefix}{i}", body)
             self.ids.append(body)
         # per robot [v, omega]: commanded, and acceleration-limited as written to the bodies
         # (plain lists: scalar access in the per-tick loop is ~5x cheaper than numpy's)
@@ -122,7 +155,7 @@ class DiffDriveRobots:
     # ------------------------------------------------------------------ placing
     def place(self, index: int, x: float, y: float, yaw: float) -> None:
         """Teleport robot ``index`` to ``(x, y)`` metres, heading ``yaw`` radians, at rest."""
-        bc = self.client.bullet
+        bc = bullet_of(self.client)
         bc.resetBasePositionAndOrientation(self.ids[index], (x, y, self._z0), bc.getQuaternionFromEuler((0, 0, yaw)))
         bc.resetBaseVelocity(self.ids[index], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         self._target[index] = [0.0, 0.0]
@@ -210,3 +243,45 @@ class DiffDriveRobots:
     def touching_one(self, index: int, ignore: frozenset[int]) -> frozenset[int]:
         """The ids of the bodies robot ``index`` is in contact with, except ``ignore``."""
         return frozenset(c[2] for c in self._contacts(bodyA=self.ids[index]) if c[2] not in ignore)
+
+    def contact_pairs(self, indices: Sequence[int], ignore: frozenset[int]) -> set[frozenset[int]]:
+        """The contacts of robots ``indices`` as unordered ``{robot body, other body}`` id pairs, except with ``ignore``."""
+        contacts, ids = self._contacts, self.ids
+        pairs: set[frozenset[int]] = set()
+        for r in indices:
+            body = ids[r]
+            for c in contacts(bodyA=body):
+                if c[2] not in ignore:
+                    pairs.add(frozenset((body, c[2])))
+        return pairs
+
+    # ------------------------------------------------------------------ benchmark floor
+    def replay_drive(self, yaw: Sequence[float], n_ticks: int, substeps: int) -> None:
+        """The PyBullet work of ``n_ticks`` drive ticks without the drive arithmetic (benchmarks).
+
+        Per tick, one pose read and one velocity write per robot (the velocities last
+        applied, rotated by the headings ``yaw`` in radians), then ``substeps`` physics
+        steps: what :meth:`apply` plus the substeps cost PyBullet, the floor an env step
+        is compared with by ``warehouse-sim bench``.
+        """
+        bc = bullet_of(self.client)
+        get_pose, set_velocity, step = self._get_pose, self._reset_velocity, bc.stepSimulation
+        writes = [
+            (body, (v * math.cos(h), v * math.sin(h), 0.0), (0.0, 0.0, w))
+            for body, (v, w), h in zip(self.ids, self._applied, yaw, strict=True)
+        ]
+        for _ in range(n_ticks):
+            for body, lin, ang in writes:
+                get_pose(body)
+                set_velocity(body, lin, ang)
+            for _ in range(substeps):
+                step()
+
+    def replay_reads(self, contact_robot: int | None = None) -> None:
+        """The PyBullet reads of one state read-out (benchmarks): every pose and velocity, and one robot's contacts."""
+        get_pose, get_velocity = self._get_pose, self._get_velocity
+        for body in self.ids:
+            get_pose(body)
+            get_velocity(body)
+        if contact_robot is not None:
+            self._contacts(bodyA=self.ids[contact_robot])

@@ -3,7 +3,7 @@
 Built once per env: the floor, the perimeter walls and all racks each as **one compound
 multibody** of boxes (a compound body steps ~2x cheaper than one body per rack), the
 pick/pack station as a solid counter and the receiving dock as a floor marking (visual
-only). Bodies are registered in the client under the names in :data:`BODY_NAMES`.
+only).
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from warehouse_sim.geometry.layout import DOCK, RACK, STATION, WALL, Layout
 from warehouse_sim.sim._pybullet import p
-from warehouse_sim.sim.client import PhysicsClient
-
-#: Names under which :func:`build_world` registers its bodies.
-BODY_NAMES = ("floor", "walls", "racks", "station", "dock")
+from warehouse_sim.sim.client import PhysicsClient, bullet_of
 
 COLOURS: dict[str, tuple[float, float, float, float]] = {
     "floor": (0.78, 0.78, 0.76, 1.0),
@@ -101,7 +98,7 @@ def _compound(
 ) -> int:
     if not rects:
         return -1
-    bc = client.bullet
+    bc = bullet_of(client)
     cs = layout.cell_size
     half_extents, positions = [], []
     for r0, c0, r1, c1 in rects:
@@ -119,12 +116,12 @@ def _compound(
 
 
 def build_world(client: PhysicsClient, layout: Layout, params: WorldParams | None = None) -> World:
-    """Build the static scene of ``layout`` in ``client`` and register its bodies by name.
+    """Build the static scene of ``layout`` in ``client``.
 
     Call once per client; resets never rebuild it.
     """
     params = params or WorldParams()
-    bc = client.bullet
+    bc = bullet_of(client)
     width, depth = layout.size
     floor_half = [width / 2 + 1.0, depth / 2 + 1.0, 0.05]
     floor = bc.createMultiBody(
@@ -137,9 +134,4 @@ def build_world(client: PhysicsClient, layout: Layout, params: WorldParams | Non
     racks = _compound(client, layout, _runs(layout, RACK), params.rack_height, colour=COLOURS["racks"])
     station = _compound(client, layout, _runs(layout, STATION), params.station_height, colour=COLOURS["station"])
     dock = _compound(client, layout, _runs(layout, DOCK), 0.01, colour=COLOURS["dock"], collide=False)
-    world = World(layout=layout, floor=floor, walls=walls, racks=racks, station=station, dock=dock)
-    for name in BODY_NAMES:
-        body = getattr(world, name)
-        if body >= 0:
-            client.add_body(name, body)
-    return world
+    return World(layout=layout, floor=floor, walls=walls, racks=racks, station=station, dock=dock)

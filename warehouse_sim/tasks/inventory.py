@@ -1,7 +1,8 @@
 """Inventory-v0's task: action decoding, observation, reward and info over an operations model.
 
-The env (:mod:`warehouse_sim.envs.inventory`) owns spaces and seeding; this module turns
-an action into per-SKU level indices, steps the
+The env (:mod:`warehouse_sim.envs.inventory`) owns spaces, seeding and action
+validation; this task (the :class:`~warehouse_sim.tasks.base.Task` contract) turns an
+action into per-SKU level indices, steps the
 :class:`~warehouse_sim.operations.model.OperationsModel` by one period, and reads the
 observation, reward and KPIs back from it. The reward is derived from the ledger:
 ``reward = period profit / reward_scale``.
@@ -13,15 +14,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from warehouse_sim._checks import check_real
+from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.operations.catalogue import Scenario
 from warehouse_sim.operations.model import OperationsModel
+from warehouse_sim.tasks.base import StepOutcome, Task
 
 ActionMode = Literal["box", "discrete", "multidiscrete"]
 
 
-class InventoryTask:
-    """Restocking and pricing, one period per step.
+class InventoryTask(Task):
+    """Restocking and pricing, one period per step, for ``horizon`` periods.
 
     Observation, per SKU ``i`` a block of ``2 + max_lead`` floats (``+ 1`` in backorder
     mode), blocks in catalogue order:
@@ -38,10 +40,10 @@ class InventoryTask:
     ``stock_scale_i`` is the SKU's capacity, else the shared capacity, else ten times its
     largest order level. Slots beyond a SKU's lead time are always 0.
 
-    Actions (``mode``):
+    Actions (``mode``), validated by the env against its action space:
 
     - ``"box"``: floats in [-1, 1], two per SKU (order level, price level); the interval
-      is cut into equal bins, one per level; values beyond the bounds are clipped.
+      is cut into equal bins, one per level.
     - ``"discrete"`` (single SKU only): ``order_level * n_prices + price_level``.
     - ``"multidiscrete"``: integers ``[order_level_0, price_level_0, order_level_1, ...]``.
 
@@ -49,9 +51,14 @@ class InventoryTask:
         scenario: The scenario.
         mode: Action encoding, as above.
         reward_scale: Money per unit of reward (> 0); ``None`` uses the scenario's.
+        horizon: Periods per episode (>= 1); ``None`` uses the scenario's.
     """
 
-    def __init__(self, scenario: Scenario, *, mode: ActionMode, reward_scale: float | None = None) -> None:
+    sim_seconds_per_step = 0.0  # no simulated physics time: a period is a business period
+
+    def __init__(
+        self, scenario: Scenario, *, mode: ActionMode, reward_scale: float | None = None, horizon: int | None = None
+    ) -> None:
         if mode not in ("box", "discrete", "multidiscrete"):
             raise ValueError(f"mode must be 'box', 'discrete' or 'multidiscrete', got {mode!r}")
         if mode == "discrete" and scenario.n_skus != 1:
@@ -61,6 +68,7 @@ class InventoryTask:
         self.scenario = scenario
         self.mode = mode
         self.reward_scale = float(scale)
+        self.horizon = scenario.horizon if horizon is None else check_int("horizon", horizon)
         self.model = OperationsModel(scenario)
         m = self.model
         n = m.n_skus
@@ -89,38 +97,20 @@ class InventoryTask:
         #: Upper bounds of the observation (lower bounds are 0).
         self.observation_high = high.reshape(-1).astype(np.float32)
         self._obs = np.zeros((n, block))
+        self._rng: np.random.Generator | None = None  # the episode's, from reset()
+        self._levels_chosen = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
 
     # ------------------------------------------------------------------ actions
     def decode(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Turn an action into (order level, price level) per SKU.
-
-        Raises:
-            ValueError: for NaN/inf, a wrong shape, or an out-of-range discrete action.
-        """
-        n = self.model.n_skus
+        """Turn a validated action into (order level, price level) per SKU, each ``(n_skus,)`` int64."""
         if self.mode == "discrete":
-            a = np.asarray(action).reshape(-1)
-            whole = a.dtype.kind in "iu" or (a.dtype.kind == "f" and a.size == 1 and np.isfinite(a[0]) and a[0] == int(a[0]))
-            if a.size != 1 or not whole:
-                raise ValueError(f"action must be one integer, got {action!r}")
-            k = int(a[0])
             n_prices = int(self.nvec[1])
-            if not 0 <= k < int(self.nvec[0]) * n_prices:
-                raise ValueError(f"action {k} out of range [0, {int(self.nvec[0]) * n_prices})")
-            return np.array([k // n_prices]), np.array([k % n_prices])
+            return np.array([action // n_prices]), np.array([action % n_prices])
         a = np.asarray(action)
-        if a.shape != (2 * n,):
-            raise ValueError(f"action must have shape ({2 * n},), got {a.shape}")
         if self.mode == "box":
-            if a.dtype.kind not in "fiu" or not np.isfinite(a).all():
-                raise ValueError(f"action must be finite numbers, got {a!r}")
-            bins = np.floor((np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * self._levels)
+            bins = np.floor((a + 1.0) * 0.5 * self._levels)
             levels = np.minimum(bins, self._levels - 1).astype(np.int64)
         else:
-            if a.dtype.kind not in "iu":
-                raise ValueError(f"action must be integers, got {a!r}")
-            if (a < 0).any() or (a >= self.nvec).any():
-                raise ValueError(f"action {a} out of range (levels {self.nvec})")
             levels = a.astype(np.int64)
         return levels[0::2], levels[1::2]
 
@@ -134,14 +124,22 @@ class InventoryTask:
         return ((levels + 0.5) / self._levels * 2.0 - 1.0).astype(np.float32)
 
     # ------------------------------------------------------------------ episode
-    def reset(self) -> None:
-        """Reset the model to the scenario's initial state."""
+    def reset(self, rng: np.random.Generator) -> None:
+        """Reset the model to the scenario's initial state; ``rng`` draws the episode's demand."""
         self.model.reset()
+        self._rng = rng
 
-    def step(self, action: Any, rng: np.random.Generator) -> float:
-        """Apply ``action`` for one period; return the reward (profit / reward_scale)."""
-        order_idx, price_idx = self.decode(action)
-        return self.model.step_period(order_idx, price_idx, rng) / self.reward_scale
+    def apply(self, action: Any) -> None:
+        """Choose the next period's order and price levels."""
+        self._levels_chosen = self.decode(action)
+
+    def advance(self) -> StepOutcome:
+        """One period; reward = profit / reward_scale; truncated after ``horizon`` periods."""
+        if self._rng is None:
+            raise RuntimeError("call reset() before advance()")
+        order_idx, price_idx = self._levels_chosen
+        reward = self.model.step_period(order_idx, price_idx, self._rng) / self.reward_scale
+        return StepOutcome(reward, truncated=self.model.period >= self.horizon)
 
     def observation(self) -> np.ndarray:
         """The observation (a fresh float32 array, layout in the class docstring)."""

@@ -2,7 +2,8 @@
 
 The task owns the scene (one :class:`~warehouse_sim.sim.client.PhysicsClient`, the
 static world, the robots, the lidar) and turns normalised ``(v, omega)`` commands into
-physics, observations, rewards and episode outcomes. The Gymnasium adapter is
+physics, observations, rewards and episode outcomes (the
+:class:`~warehouse_sim.tasks.base.Task` contract). The Gymnasium adapter is
 :class:`warehouse_sim.envs.navigation.NavigationEnv`, whose docstring is the spec.
 
 Rates: physics runs at ``physics_hz``; robot velocities are written at ``drive_hz``
@@ -15,16 +16,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.geometry.kinematics import RobotParams
 from warehouse_sim.geometry.layout import Layout, PickFace, make_layout
 from warehouse_sim.geometry.paths import GoalField, PathFollower, PursuitParams, plan_route, wrap_angle
-from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.lidar import Lidar, LidarParams
-from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
+from warehouse_sim.sim.robot import DiffDriveRobots, MobileBase
 from warehouse_sim.sim.world import World, build_world
+from warehouse_sim.tasks.base import PHYSICS_ERROR, StepOutcome, Task, physics_scene
 
 #: Discrete action set for ``continuous=False``: index -> normalised ``(v, omega)``
 #: (fractions of ``v_max`` and ``omega_max``).
@@ -182,11 +185,13 @@ class _Traffic:
     blocked_steps: int = 0  # consecutive steps spent waiting for an obstacle ahead
 
 
-class NavigationTask:
+class NavigationTask(Task):
     """The scene plus the episode logic of the navigation task.
 
     Args:
         config: The task definition.
+        continuous: Actions are normalised ``(v, omega)`` pairs (True) or indices into
+            :data:`DISCRETE_ACTIONS` (False).
         gui: Open the PyBullet GUI instead of DIRECT mode.
 
     Attributes:
@@ -198,25 +203,25 @@ class NavigationTask:
         lidar: The lidar shared by all robots (one ray batch per step).
     """
 
-    def __init__(self, config: NavigationConfig, *, gui: bool = False) -> None:
+    has_physics = True
+
+    def __init__(self, config: NavigationConfig, *, continuous: bool = True, gui: bool = False) -> None:
         self.config = config
+        self.continuous = continuous
         self.layout = config.get_layout()
-        self.dt = 1.0 / config.control_hz
+        self.sim_seconds_per_step = 1.0 / config.control_hz
         self._ticks = config.drive_hz // config.control_hz
         self._substeps_per_tick = config.physics_hz // config.drive_hz
-        self.client = PhysicsClient(gui=gui, time_step=1.0 / config.physics_hz, gravity=0.0)  # planar robots
-        try:
-            self.world: World = build_world(self.client, self.layout)
-            n = 1 + config.n_obstacle_robots
+        n = 1 + config.n_obstacle_robots
+        with physics_scene(gui=gui, physics_hz=config.physics_hz, planar=True) as client:
+            self.world: World = build_world(client, self.layout)
             colours = [_AGENT_COLOUR] + [_TRAFFIC_COLOUR] * config.n_obstacle_robots
-            self.robots = DiffDriveRobots(self.client, n, config.robot, colours=colours)
-            self.lidar = Lidar(self.client, config.lidar_params())
-            self._initial_state = self.client.save_state()
-        except Exception:
-            self.client.close()
-            raise
+            self.robots: MobileBase = DiffDriveRobots(client, n, config.robot, colours=colours)
+            self.lidar = Lidar(client, config.lidar_params())
+            self._initial_state = client.save_state()
+        self.client = client
         self._ignore_contacts = frozenset((self.world.floor,))
-        self._step_simulation = self.client.bullet.stepSimulation
+        self._step_simulation = client.stepper()
         self._fields: dict[tuple[int, int], GoalField] = {}
         self._front_rays = np.abs(np.vectorize(wrap_angle)(self.lidar.angles)) <= math.radians(35)
         self._pursuit = PursuitParams(v_max=min(_TRAFFIC_SPEED, config.robot.v_max), omega_max=config.robot.omega_max)
@@ -257,10 +262,9 @@ class NavigationTask:
     def reset(self, rng: np.random.Generator) -> None:
         """Start an episode: restore the saved scene and draw start, goal and traffic from ``rng``."""
         cfg = self.config
-        self.client.restore_state(self._initial_state)
         # the restored state parks every robot away from everything: one collision pass
         # drops the contact pairs of the last episode, so this one replays identically
-        self.client.bullet.performCollisionDetection()
+        self.client.restore_state(self._initial_state, refresh_contacts=True)
         self.goal = self._random_pick_face(rng)
         self.goal_field = self.field_for(self.goal.cell)
         dist = self.goal_field.cells_dist
@@ -322,20 +326,18 @@ class NavigationTask:
                 traffic.blocked_steps = 0
             self.robots.command_one(i, v, w)
 
-    def step(self, v_norm: float, omega_norm: float) -> tuple[float, bool, bool, str | None]:
-        """Advance one control period with the agent's normalised command.
-
-        Args:
-            v_norm: Linear velocity as a fraction of ``v_max``, in [-1, 1].
-            omega_norm: Angular velocity as a fraction of ``omega_max``, in [-1, 1].
-
-        Returns:
-            ``(reward, terminated, truncated, reason)``; ``reason`` is ``"physics_error"``
-            when the physics diverged (then ``truncated`` is True), else None.
-        """
-        cfg = self.config
-        robot = cfg.robot
+    def apply(self, action: Any) -> None:
+        """Command the agent: ``(v, omega)`` as fractions of the top speeds (Box, already clipped) or a discrete index."""
+        if self.continuous:
+            v_norm, omega_norm = float(action[0]), float(action[1])
+        else:
+            v_norm, omega_norm = DISCRETE_ACTIONS[action]
+        robot = self.config.robot
         self.robots.command_one(0, v_norm * robot.v_max, omega_norm * robot.omega_max)
+
+    def advance(self) -> StepOutcome:
+        """Advance one control period: traffic decisions, drive ticks and substeps, sensing, reward."""
+        cfg = self.config
         if self._traffic:
             self._drive_traffic()
         tick_dt = 1.0 / cfg.drive_hz
@@ -349,7 +351,7 @@ class NavigationTask:
         z0 = self.robots.z0
         for x, y, yaw, z in poses.tolist():  # diverged: NaN/inf pose, or lifted off / sunk through the floor
             if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw) and abs(z - z0) < 0.1):
-                return 0.0, False, True, "physics_error"
+                return StepOutcome(0.0, truncated=True, reason=PHYSICS_ERROR)
         self.poses = poses
         self.velocities = self.robots.velocities(poses[:, 2])
         self.ranges = self.lidar.scan(poses)
@@ -372,9 +374,22 @@ class NavigationTask:
         if self.is_success:
             reward += cfg.success_bonus
         terminated = self.is_success or (contact and cfg.terminate_on_collision)
-        return float(reward), terminated, False, None
+        return StepOutcome(float(reward), terminated=terminated)
 
     # ------------------------------------------------------------------ readouts
+    def info(self) -> dict[str, Any]:
+        """``is_success``, ``collisions``, ``path_length``, ``shortest_path_length``, ``spl``, ``goal`` (see the env docstring)."""
+        goal = self.goal
+        assert goal is not None
+        return {
+            "is_success": self.is_success,
+            "collisions": self.collisions,
+            "path_length": self.path_length,
+            "shortest_path_length": self.shortest_path_length,
+            "spl": self.spl,
+            "goal": (goal.rack_id, goal.slot),
+        }
+
     def observation(self) -> np.ndarray:
         """The agent's observation (see the env docstring for the index table); a new float32 array."""
         goal = self.goal
@@ -397,33 +412,14 @@ class NavigationTask:
         return self.shortest_path_length / max(self.path_length, self.shortest_path_length, 1e-9)
 
     def bare_physics_step(self) -> None:
-        """The PyBullet work of one :meth:`step` with no task code (for benchmarks).
+        """The PyBullet work of one :meth:`advance` with no task code (for benchmarks).
 
         Same velocity writes and pose reads per drive tick, same physics substeps, same
-        state reads and contact queries, and the last lidar ray batch again.
+        state reads and contact query, and the last lidar ray batch again.
         """
-        bc = self.client.bullet
-        ids = self.robots.ids
-        get_pose, set_vel, get_vel, contacts = (
-            bc.getBasePositionAndOrientation, bc.resetBaseVelocity, bc.getBaseVelocity, bc.getContactPoints,
-        )
-        step = bc.stepSimulation
-        applied = self.robots.applied
-        velocities = [
-            ((v * math.cos(yaw), v * math.sin(yaw), 0.0), (0.0, 0.0, w))
-            for (v, w), yaw in zip(applied.tolist(), self.poses[:, 2].tolist(), strict=True)
-        ]
-        for _ in range(self._ticks):
-            for body, (lin, ang) in zip(ids, velocities, strict=True):
-                get_pose(body)
-                set_vel(body, lin, ang)
-            for _ in range(self._substeps_per_tick):
-                step()
-        for body in ids:
-            get_pose(body)
-            get_vel(body)
-        contacts(bodyA=ids[0])
-        bc.rayTestBatch(*self.lidar.last_rays)
+        self.robots.replay_drive(self.poses[:, 2].tolist(), self._ticks, self._substeps_per_tick)
+        self.robots.replay_reads(contact_robot=0)
+        self.lidar.rescan()
 
     def close(self) -> None:
         """Disconnect the physics client. Idempotent."""

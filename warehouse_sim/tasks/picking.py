@@ -5,7 +5,8 @@ Composes the sim layer (:class:`~warehouse_sim.sim.arm.SuctionArm`,
 :class:`~warehouse_sim.sim.pick_station.PickStation`) with an item catalogue (from the
 operations scenario, or explicit :class:`~warehouse_sim.sim.pick_station.ItemSpec`).
 It turns commands into physics, reads the state once per control step and computes
-the observation, the shaped reward and the episode outcome. It knows nothing of
+the observation, the shaped (or, goal-conditioned, the sparse) reward and the episode
+outcome (the :class:`~warehouse_sim.tasks.base.Task` contract). It knows nothing of
 Gymnasium; :class:`warehouse_sim.envs.picking.PickingEnv` wraps it.
 
 Timing: the physics runs at ``physics_hz`` (fixed time step ``1 / physics_hz``); one
@@ -17,14 +18,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.operations.catalogue import load_scenario
 from warehouse_sim.sim.arm import ArmConfig, SuctionArm, SuctionGripper
-from warehouse_sim.sim.client import PhysicsClient
 from warehouse_sim.sim.pick_station import REST_SPEED, ItemSpec, PickStation, StationLayout
+from warehouse_sim.tasks.base import PHYSICS_ERROR, StepOutcome, Task, physics_scene
 
 #: Observation size of the flat observation (see :data:`OBSERVATION_INDEX`).
 OBSERVATION_SIZE = 22
@@ -47,6 +49,23 @@ OBSERVATION_HIGH = np.array([10.0] * 3 + [20.0] * 3 + [1.0] * 3 + [10.0] * 3 + [
 
 #: The default scenario whose catalogue stocks the bin.
 DEFAULT_SCENARIO = "catalogue-20"
+
+#: Unit TCP directions (x, y, z) of the discrete action set, in this order.
+_MOVES: tuple[tuple[float, float, float], ...] = (
+    (0.0, 0.0, 0.0),
+    (1.0, 0.0, 0.0),
+    (-1.0, 0.0, 0.0),
+    (0.0, 1.0, 0.0),
+    (0.0, -1.0, 0.0),
+    (0.0, 0.0, 1.0),
+    (0.0, 0.0, -1.0),
+)
+#: Discrete action index -> (unit TCP direction (x, y, z), suction on); index = 2 * move + suction.
+DISCRETE_ACTIONS: tuple[tuple[tuple[float, float, float], bool], ...] = tuple(
+    (move, suction) for move in _MOVES for suction in (False, True)
+)
+#: Commands recorded for :meth:`PickingTask.bare_physics_step` to replay.
+_REPLAY_LENGTH = 4096
 
 @dataclass(frozen=True)
 class PickingRewardConfig:
@@ -170,21 +189,6 @@ def items_from_scenario(
     )
 
 
-@dataclass
-class StepOutcome:
-    """What one control step did.
-
-    Attributes:
-        reward: Shaped reward (flat mode).
-        terminated: The task ended (success, or the target was lost).
-        physics_error: The physics diverged (NaN or a body far outside the scene).
-    """
-
-    reward: float
-    terminated: bool
-    physics_error: bool
-
-
 def _quat_rel(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
     """Quaternion (x, y, z, w) of ``b`` in the frame of ``a`` (conj(a) * b), with w >= 0."""
     ax, ay, az, aw = -a[0], -a[1], -a[2], a[3]
@@ -196,31 +200,47 @@ def _quat_rel(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float,
     return (x, y, z, w) if w >= 0 else (-x, -y, -z, -w)
 
 
-class PickingTask:
+class PickingTask(Task):
     """The arm, the station and the rules of one picking episode.
 
     Args:
-        client: The physics client to build the scene into (once).
         config: Scene, control and reward configuration.
         items: The catalogue of items that may appear in the bin.
+        continuous: Actions are ``(dx, dy, dz, suction)`` in [-1, 1] (True) or indices
+            into :data:`DISCRETE_ACTIONS` (False); displacements scale by ``max_step_m``.
+        goal_conditioned: Dict observations with achieved and desired goals, and the
+            sparse reward of :meth:`compute_reward` (for HER).
+        gui: Open the PyBullet GUI instead of DIRECT mode.
 
     Raises:
         ValueError: if the catalogue has fewer than ``config.n_items`` items, no item
             the gripper can lift (mass <= payload), or items that do not fit the bin.
     """
 
-    def __init__(self, client: PhysicsClient, *, config: PickingConfig, items: tuple[ItemSpec, ...]) -> None:
+    has_physics = True
+
+    def __init__(
+        self, *, config: PickingConfig, items: tuple[ItemSpec, ...], continuous: bool = True,
+        goal_conditioned: bool = False, gui: bool = False,
+    ) -> None:
         if len(items) < config.n_items:
             raise ValueError(f"the catalogue has {len(items)} items, fewer than n_items={config.n_items}")
         self.liftable = tuple(i for i, s in enumerate(items) if s.mass <= config.arm.payload_kg)
         if not self.liftable:
             raise ValueError(f"no item of the catalogue is within the payload of {config.arm.payload_kg} kg")
-        self.client = client
         self.config = config
-        self.station = PickStation(client, layout=config.layout, items=items)
-        self.arm = SuctionArm(client, config=config.arm)
-        self.gripper = SuctionGripper(self.arm)
-        self._initial_state = client.save_state()
+        self.continuous = continuous
+        self.goal_conditioned = goal_conditioned
+        self.sim_seconds_per_step = config.control_dt
+        with physics_scene(gui=gui, physics_hz=config.physics_hz, planar=False) as client:
+            self.station = PickStation(client, layout=config.layout, items=items)
+            self.arm = SuctionArm(client, config=config.arm)
+            self.gripper = SuctionGripper(self.arm)
+            self._initial_state = client.save_state()
+        self.client = client
+        self._command: tuple[tuple[float, float, float], bool] = ((0.0, 0.0, 0.0), False)
+        self._commands: list[tuple[tuple[float, float, float], bool]] = []
+        self._replay = 0
         tote = config.layout.tote
         self._tote_floor = (tote.center[0], tote.center[1], tote.floor_z)
         self._clear_z = max(config.layout.bin.rim_z, tote.rim_z) + 0.02
@@ -275,19 +295,66 @@ class PickingTask:
         self.gripper.update(suction_on, self._masses)
         self._read()
 
-    def step(self, delta: tuple[float, float, float], suction_on: bool) -> StepOutcome:
-        """Advance one control step and score it.
+    def apply(self, action: Any) -> None:
+        """Set the TCP displacement and suction of the next step from a Box (clipped) or discrete action."""
+        step = self.config.max_step_m
+        if self.continuous:
+            dx, dy, dz, suction = (float(v) for v in action)
+            command = (step * dx, step * dy, step * dz), suction > 0.0
+        else:
+            (ux, uy, uz), on = DISCRETE_ACTIONS[action]
+            command = (step * ux, step * uy, step * uz), on
+        self._command = command
+        if len(self._commands) < _REPLAY_LENGTH:
+            self._commands.append(command)
+
+    def advance(self) -> StepOutcome:
+        """One control step with the last applied command, scored.
+
+        The reward is the shaped reward (flat mode) or :meth:`compute_reward` on the new
+        achieved and desired goals (goal-conditioned mode).
+        """
+        delta, suction_on = self._command
+        outcome = self._step(delta, suction_on)
+        if not self.goal_conditioned:
+            return outcome
+        sparse = float(self.compute_reward(self.achieved_goal(), self.desired_goal(), None))
+        return StepOutcome(sparse, outcome.terminated, outcome.truncated, outcome.reason)
+
+    def bare_physics_step(self) -> None:
+        """The PyBullet work of one :meth:`advance` without task code (benchmark protocol of :mod:`warehouse_sim.bench`).
+
+        It replays, in a cycle, the commands (TCP displacement, suction) of the first
+        steps of this task (up to 4096; a zero displacement before any), so the arm
+        moves, collides and holds items as in those steps. Counted as physics work: the
+        IK solve (the arm controller: every step needs it) and the motor command, the
+        substeps, the suction update (contact query, constraint) and the state reads of
+        the step (TCP link state, target pose and velocity). Not counted: the other
+        items' poses for ``disturbed_items``, the observation, reward and info.
+        """
+        if self._commands:
+            delta, suction = self._commands[self._replay % len(self._commands)]
+            self._replay += 1
+        else:
+            delta, suction = (0.0, 0.0, 0.0), self.suction_on
+        self.physics_step(delta, suction)
+
+    def close(self) -> None:
+        """Disconnect the physics client. Idempotent."""
+        self.client.close()
+
+    def _step(self, delta: tuple[float, float, float], suction_on: bool) -> StepOutcome:
+        """Advance one control step and score it (shaped reward).
 
         Args:
-            delta: TCP displacement (dx, dy, dz) in metres (clipped to ``max_step_m``
-                by the caller).
+            delta: TCP displacement (dx, dy, dz) in metres, within ``max_step_m``.
             suction_on: Suction command.
         """
         was_holding_target = self.holding_target
         self.physics_step(delta, suction_on)
         self.steps += 1
         if self._physics_error():
-            return StepOutcome(0.0, False, True)
+            return StepOutcome(0.0, truncated=True, reason=PHYSICS_ERROR)
         weights = self.config.reward
         reward = 0.0
         item = self.item_position
@@ -314,7 +381,7 @@ class PickingTask:
             reward += weights.success
         elif self.lost:
             reward -= weights.lost
-        return StepOutcome(reward, self.is_success or self.lost, False)
+        return StepOutcome(reward, terminated=self.is_success or self.lost)
 
     # ----------------------------------------------------------------- state
     def _read(self) -> None:
@@ -373,7 +440,36 @@ class PickingTask:
             phi -= weights.lift * max(0.0, clear - item[2])
         return phi
 
-    def observation(self) -> np.ndarray:
+    def observation(self) -> Any:
+        """The flat observation, or with ``goal_conditioned`` a dict of it and the goals (see the env docstring)."""
+        flat = self.flat_observation()
+        if not self.goal_conditioned:
+            return flat
+        return {"observation": flat, "achieved_goal": self.achieved_goal(), "desired_goal": self.desired_goal()}
+
+    def achieved_goal(self) -> np.ndarray:
+        """The target's position, float32 ``(3,)`` in metres (NaN read as 0, clipped to +-10 m)."""
+        return np.clip(np.nan_to_num(np.array(self.item_position, dtype=np.float32)), -10.0, 10.0)
+
+    def desired_goal(self) -> np.ndarray:
+        """:attr:`goal_position` as float32 ``(3,)`` in metres."""
+        return np.array(self.goal_position, dtype=np.float32)
+
+    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
+        """Sparse goal reward: 0 within ``goal_tolerance`` of the goal, else -1 (vectorised over leading axes).
+
+        Args:
+            achieved_goal: Target positions, shape (..., 3), metres.
+            desired_goal: Goal positions, shape (..., 3), metres.
+            info: Ignored (an info dict or an array of them).
+
+        Returns:
+            float32 rewards of shape (...).
+        """
+        distance = np.linalg.norm(np.asarray(achieved_goal) - np.asarray(desired_goal), axis=-1)
+        return -(distance > self.config.goal_tolerance).astype(np.float32)
+
+    def flat_observation(self) -> np.ndarray:
         """The flat observation, float32 of shape (:data:`OBSERVATION_SIZE`,) (see :data:`OBSERVATION_INDEX`).
 
         Clipped to [:data:`OBSERVATION_LOW`, :data:`OBSERVATION_HIGH`]; NaN (only after a
@@ -404,7 +500,7 @@ class PickingTask:
             np.nan_to_num(obs, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return np.clip(obs, OBSERVATION_LOW, OBSERVATION_HIGH, out=obs)
 
-    def info(self) -> dict[str, object]:
+    def info(self) -> dict[str, Any]:
         """Episode KPIs: ``is_success``, ``dropped``, ``disturbed_items``, ``pick_time_s``, ``target``."""
         return {
             "is_success": self.is_success,

@@ -1,4 +1,4 @@
-"""Fleet drivers: what turns a robot's authorised plan step into wheel commands.
+"""Fleet drivers of the physics executor: what turns a robot's authorised plan step into wheel commands.
 
 The fleet planner (:class:`~warehouse_sim.geometry.reservations.FleetPlanner`) decides *where* each
 robot goes and *when* it may enter its next cell; a driver decides *how* it drives
@@ -25,11 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from warehouse_sim.geometry.kinematics import RobotParams
 from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.geometry.paths import wrap_angle
 from warehouse_sim.onnx_runtime import OnnxSession
 from warehouse_sim.sim.lidar import Lidar
-from warehouse_sim.sim.robot import DiffDriveRobots, RobotParams
+from warehouse_sim.sim.robot import MobileBase
 
 Cell = tuple[int, int]
 
@@ -179,7 +180,7 @@ class PolicyDriver:
     STALL_S = 3.0  # s without PROGRESS_M of progress before the path controller takes over a move
     PROGRESS_M = 0.05
 
-    def __init__(self, path: str | Path, robots: DiffDriveRobots, layout: Layout, *, control_dt: float) -> None:
+    def __init__(self, path: str | Path, robots: MobileBase, layout: Layout, *, control_dt: float) -> None:
         from warehouse_sim.tasks.navigation import DISCRETE_ACTIONS, NavigationConfig
 
         self.session = OnnxSession(path)
@@ -278,10 +279,6 @@ class PolicyDriver:
                     self.fallbacks += 1
         return watch.taken_over
 
-    def _centre(self, cell: Cell) -> tuple[float, float]:
-        cs = self._layout.cell_size
-        return (cell[1] + 0.5) * cs, (cell[0] + 0.5) * cs
-
     def _local_goal(self, pose: np.ndarray, path: Sequence[Cell]) -> tuple[tuple[float, float], bool]:
         """The point the policy is sent to: ``route_lookahead`` metres along the planned cells.
 
@@ -299,7 +296,7 @@ class PolicyDriver:
             step = (cell[0] - previous[0], cell[1] - previous[1])
             if step == (0, 0) or (heading is not None and step != heading):
                 return (px, py), True  # a wait or a corner at ``previous``: stop there
-            cx, cy = self._centre(cell)
+            cx, cy = self._layout.cell_to_world(*cell)
             seg = math.hypot(cx - px, cy - py)
             if seg >= left:
                 f = left / seg
@@ -309,7 +306,7 @@ class PolicyDriver:
         return (px, py), True
 
 
-def make_driver(spec: str, robots: DiffDriveRobots, layout: Layout, *, control_dt: float) -> FleetDriver:
+def make_driver(spec: str, robots: MobileBase, layout: Layout, *, control_dt: float) -> FleetDriver:
     """The driver named by ``spec``: ``"planner"`` or ``"policy:PATH.onnx"`` (``control_dt``: seconds per control tick).
 
     Raises:

@@ -1,0 +1,205 @@
+"""The robots' work: waiting work items, and one job per robot run as a state machine on the control clock.
+
+Jobs (one per robot at a time):
+
+* **pick** (an order line): ``to_source`` (drive to the pick face of the line's rack
+  slot), ``at_source`` (``pick_seconds``; the line's units leave the slot:
+  :meth:`OperationsModel.pick`), ``to_dest`` (drive to a pack-station face),
+  ``at_dest`` (``drop_seconds``). The order ships when all its lines have been dropped.
+* **put-away** (received stock): ``to_source`` (the receiving dock), ``at_source``
+  (``load_seconds``), ``to_dest`` (the SKU's slot), ``at_dest`` (``stow_seconds``; only
+  then are the units sellable: :meth:`OperationsModel.put_away`).
+
+A robot without a job drives to its home cell (out of the aisles). Free robots get the
+waiting work by a dispatch rule (:mod:`warehouse_sim.tasks.fulfilment.dispatch`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from warehouse_sim.geometry.layout import Layout
+from warehouse_sim.operations.model import OperationsModel
+from warehouse_sim.operations.orders import Order
+from warehouse_sim.tasks.fulfilment.dispatch import DISPATCH, DISPATCH_RULES, WorkItem
+from warehouse_sim.tasks.fulfilment.executor import FleetExecutor
+from warehouse_sim.tasks.fulfilment.scenario import WarehouseScenario
+from warehouse_sim.tasks.fulfilment.slotting import or_far
+
+Cell = tuple[int, int]
+Stage = Literal["to_source", "at_source", "to_dest", "at_dest"]
+
+_RETRY_S = 1.0  # a robot whose plan failed tries again this many simulated seconds later
+
+
+@dataclass
+class Job:
+    """One robot's current job.
+
+    Attributes:
+        item: The work it carries out.
+        stage: Where the job is (see the module docstring).
+        timer_s: Seconds of work left at the source or destination.
+        goal: The cell the robot is planned to.
+        dest: Candidate destination cells (after the source).
+    """
+
+    item: WorkItem
+    stage: Stage
+    timer_s: float = 0.0
+    goal: Cell = (0, 0)
+    dest: tuple[Cell, ...] = ()
+
+
+class JobBoard:
+    """Waiting work and the robots' jobs of one warehouse.
+
+    Args:
+        scenario: Work times and trip sizes.
+        layout: The floor (pack-station faces, dock cells).
+        slot_faces: Pick-face cells of each SKU's slot.
+        fleet: The executor that plans and moves the robots.
+        model: The operations model the jobs pick from, ship and put away into.
+
+    Attributes:
+        items: Work waiting for a robot, in arrival order.
+        jobs: The job of each robot, or None.
+    """
+
+    def __init__(
+        self,
+        scenario: WarehouseScenario,
+        layout: Layout,
+        slot_faces: list[tuple[Cell, ...]],
+        fleet: FleetExecutor,
+        model: OperationsModel,
+    ) -> None:
+        self.scenario = scenario
+        self.slot_faces = slot_faces
+        self.fleet = fleet
+        self.model = model
+        self._station = tuple(layout.station_faces)
+        self._dock = tuple(layout.dock_cells)
+        self._dt = 1.0 / scenario.control_hz
+        self.reset()
+
+    def reset(self) -> None:
+        """No waiting work, no jobs."""
+        self.items: list[WorkItem] = []
+        self.jobs: list[Job | None] = [None] * self.fleet.n
+        self._delivered: dict[int, int] = {}  # order id -> lines dropped at the pack station
+
+    # ------------------------------------------------------------------ new work
+    def add_order_lines(self, order: Order) -> None:
+        """One pick item per line of an order whose stock was just allocated."""
+        for line in range(order.skus.size):
+            sku = int(order.skus[line])
+            self.items.append(WorkItem(
+                "pick", sku, int(order.quantities[line]), order.placed_h * 3600.0, order.due_h * 3600.0,
+                self.slot_faces[sku], order_id=order.id, line=line,
+            ))
+
+    def add_putaways(self, received: np.ndarray, now_s: float, due_s: float) -> None:
+        """Put-away trips (at most ``carry_units`` each) for the units per SKU that just reached the dock."""
+        for sku in np.flatnonzero(received):
+            left = int(received[sku])
+            while left > 0:
+                units = min(left, self.scenario.carry_units)
+                self.items.append(WorkItem("putaway", int(sku), units, now_s, due_s, self._dock))
+                left -= units
+
+    # ------------------------------------------------------------------ the control tick
+    def tick(self, now_s: float, rule: int) -> tuple[int, list[int]]:
+        """Advance every job by one control tick, dispatch waiting work, send free robots home.
+
+        Args:
+            now_s: Simulated seconds since reset.
+            rule: Index in :data:`DISPATCH_RULES`.
+
+        Returns:
+            ``(busy, shipped)``: robots with a job during the tick, and the ids of the
+            orders shipped in it.
+        """
+        fleet, sc = self.fleet, self.scenario
+        busy = 0
+        shipped: list[int] = []
+        for r in range(fleet.n):
+            job = self.jobs[r]
+            if job is None:
+                continue
+            busy += 1
+            if job.stage in ("at_source", "at_dest"):
+                job.timer_s -= self._dt
+                if job.timer_s <= 0:
+                    self._finish_stage(r, job, now_s, shipped)
+            elif fleet.idle(r) and fleet.cell(r) == job.goal:
+                if job.stage == "to_source":
+                    job.stage = "at_source"
+                    job.timer_s = sc.pick_seconds if job.item.kind == "pick" else sc.load_seconds
+                else:
+                    job.stage = "at_dest"
+                    job.timer_s = sc.drop_seconds if job.item.kind == "pick" else sc.stow_seconds
+            elif fleet.idle(r) and now_s >= fleet.retry_s[r]:
+                self._resend(r, job, now_s)
+        self._dispatch(rule, now_s)
+        for r in range(fleet.n):  # free robots not at home drive home
+            if self.jobs[r] is None and fleet.idle(r) and fleet.cell(r) != fleet.homes[r] and now_s >= fleet.retry_s[r]:
+                if fleet.send(r, [fleet.homes[r]], now_s) is None:
+                    fleet.retry_s[r] = now_s + _RETRY_S
+        return busy, shipped
+
+    def _resend(self, r: int, job: Job, now_s: float) -> None:
+        goals = job.item.source if job.stage == "to_source" else job.dest
+        goal = self.fleet.send(r, goals, now_s)
+        if goal is None:
+            self.fleet.retry_s[r] = now_s + _RETRY_S
+        else:
+            job.goal = goal
+
+    def _finish_stage(self, r: int, job: Job, now_s: float, shipped: list[int]) -> None:
+        m, item = self.model, job.item
+        if job.stage == "at_source":
+            if item.kind == "pick":
+                m.pick(item.order_id, item.line)
+                job.dest = self._station
+            else:
+                job.dest = self.slot_faces[item.sku]
+            job.stage = "to_dest"
+            self._resend(r, job, now_s)
+            return
+        if item.kind == "pick":
+            oid = item.order_id
+            self._delivered[oid] = self._delivered.get(oid, 0) + 1
+            if self._delivered[oid] == m.book.orders[oid].skus.size:
+                m.ship(oid)
+                del self._delivered[oid]
+                shipped.append(oid)
+        else:
+            m.put_away(item.sku, item.units)
+        self.jobs[r] = None
+
+    def _dispatch(self, rule: int, now_s: float) -> None:
+        fleet = self.fleet
+        free = [r for r in range(fleet.n) if self.jobs[r] is None and fleet.idle(r)]
+        if not free or not self.items:
+            return
+        planner = fleet.planner
+
+        def distance(r: int, item: WorkItem) -> float:
+            here = planner.cell(r)
+            return min(or_far(planner.distance(here, c)) for c in item.source)
+
+        pairs = DISPATCH[DISPATCH_RULES[rule]](self.items, free, distance)
+        taken = []
+        for r, k in pairs:
+            item = self.items[k]
+            goal = fleet.send(r, item.source, now_s)
+            if goal is None:
+                continue
+            self.jobs[r] = Job(item, "to_source", goal=goal)
+            taken.append(k)
+        for k in sorted(taken, reverse=True):
+            del self.items[k]

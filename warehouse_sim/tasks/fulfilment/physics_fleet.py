@@ -1,0 +1,185 @@
+"""The physics fleet executor: the robots are PyBullet rigid bodies on the warehouse floor.
+
+Clocks (all simulated): physics at ``physics_hz``; robot velocities written at
+``drive_hz``; :meth:`PhysicsFleet.control` at ``control_hz``. How a robot in transit drives
+to its next planned cell is its driver's business (:mod:`warehouse_sim.tasks.fulfilment.drivers`:
+the path controller, or a Navigation policy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from warehouse_sim.geometry.kinematics import RobotParams
+from warehouse_sim.geometry.layout import Layout
+from warehouse_sim.sim.robot import DiffDriveRobots, MobileBase
+from warehouse_sim.sim.world import World, build_world
+from warehouse_sim.tasks.base import physics_scene
+from warehouse_sim.tasks.fulfilment.drivers import Move, make_driver
+from warehouse_sim.tasks.fulfilment.executor import FleetExecutor
+
+Cell = tuple[int, int]
+
+#: Robot colours, cycled over the fleet.
+_PALETTE = ((0.85, 0.1, 0.1, 1.0), (0.1, 0.3, 0.85, 1.0), (0.1, 0.6, 0.2, 1.0), (0.6, 0.2, 0.7, 1.0),
+            (0.9, 0.6, 0.0, 1.0), (0.0, 0.6, 0.7, 1.0))
+
+
+class PhysicsFleet(FleetExecutor):
+    """Robots that execute the plans as differential-drive bodies in PyBullet (see :class:`FleetExecutor`).
+
+    Builds the scene once (its own physics client: the static world and the robots);
+    resets restore the saved state and place the robots at home.
+
+    Args:
+        layout: The floor.
+        homes: Home cell per robot.
+        params: Robot body and drive limits.
+        physics_hz: Physics steps per simulated second.
+        drive_hz: Velocity writes per simulated second (divides ``physics_hz``).
+        control_hz: Controller updates per simulated second (divides ``drive_hz``).
+        driver: ``"planner"`` or ``"policy:PATH.onnx"`` (see
+            :func:`~warehouse_sim.tasks.fulfilment.drivers.make_driver`).
+        gui: Open the PyBullet GUI.
+
+    Attributes:
+        client: The physics client (owned; closed by :meth:`close`).
+        world: The static scene.
+        robots: The robot bodies.
+        driver: Turns authorised moves into wheel commands.
+    """
+
+    def __init__(
+        self,
+        layout: Layout,
+        homes: Sequence[Cell],
+        params: RobotParams,
+        *,
+        physics_hz: int,
+        drive_hz: int,
+        control_hz: int,
+        driver: str = "planner",
+        gui: bool = False,
+    ) -> None:
+        super().__init__(layout, homes, params, control_dt=1.0 / control_hz)
+        with physics_scene(gui=gui, physics_hz=physics_hz, planar=True) as client:
+            self.world: World = build_world(client, layout)
+            colours = [_PALETTE[i % len(_PALETTE)] for i in range(self.n)]
+            self.robots: MobileBase = DiffDriveRobots(client, self.n, params, colours=colours)
+            self.driver = make_driver(driver, self.robots, layout, control_dt=self.control_dt)
+            self._place_home()
+            self._initial_state = client.save_state()
+        self.client = client
+        self._static = frozenset((self.world.floor,))
+        self._substeps_per_drive = physics_hz // drive_hz
+        self._drives_per_control = drive_hz // control_hz
+        self._drive_dt = self._substeps_per_drive / physics_hz
+        self._step = client.stepper()
+        self._moving = np.zeros(self.n, dtype=bool)
+        self._contacts: set[frozenset[int]] = set()
+        self._last_xy = np.zeros((self.n, 2))
+        self.reset()
+
+    @property
+    def fallbacks(self) -> int:
+        """Moves the policy driver's watchdog handed to the path controller since reset."""
+        return self.driver.fallbacks
+
+    def _place_home(self) -> None:
+        """Every robot at rest in the centre of its home cell, facing north."""
+        for i, cell in enumerate(self.homes):
+            x, y = self.layout.cell_to_world(*cell)
+            self.robots.place(i, x, y, math.pi / 2)
+
+    def _reset_motion(self) -> None:
+        self.client.restore_state(self._initial_state)
+        self._place_home()
+        self._moving[:] = False
+        self._last_xy = np.array([self.layout.cell_to_world(*c) for c in self.homes], dtype=float)
+        self._contacts = set()
+        self.driver.reset()
+
+    def control(self) -> None:
+        """One controller update: odometry, plans advanced on arrival, moves authorised, wheels commanded."""
+        planner, robots, driver, layout = self.planner, self.robots, self.driver, self.layout
+        poses = robots.poses()
+        moved = np.hypot(*(poses[:, :2] - self._last_xy).T)
+        self.distance_m += float(moved.sum())
+        self._last_xy = poses[:, :2].copy()
+        moves: list[Move] = []
+        for r in range(self.n):
+            x, y = poses[r, 0], poses[r, 1]
+            while True:
+                if self._in_transit[r]:
+                    path = planner.remaining_path(r)
+                    target = layout.cell_to_world(*path[1])
+                    straight = len(path) >= 3 and (
+                        (path[1][0] - path[0][0], path[1][1] - path[0][1]) == (path[2][0] - path[1][0], path[2][1] - path[1][1])
+                    )
+                    if driver.arrived(math.hypot(target[0] - x, target[1] - y), straight, len(path) == 2):
+                        planner.advance(r)
+                        self._in_transit[r] = False
+                        self.moves += 1
+                        continue
+                    moves.append(Move(r, target, straight, path))
+                    break
+                if planner.is_idle(r):
+                    break
+                if not planner.may_enter(r):
+                    break
+                if planner.next_cell(r) == planner.cell(r):  # a planned wait: nothing to drive
+                    planner.advance(r)
+                    continue
+                self._in_transit[r] = True
+        commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves), strict=True))
+        for r in range(self.n):
+            v, omega = commands.get(r, (0.0, 0.0))
+            robots.command_one(r, v, omega)
+            self._moving[r] = v != 0.0 or omega != 0.0
+
+    def advance(self) -> None:
+        """One control interval: a velocity write per drive tick, then its physics substeps."""
+        robots, step, dt = self.robots, self._step, self._drive_dt
+        for _ in range(self._drives_per_control):
+            robots.apply(dt)
+            for _ in range(self._substeps_per_drive):
+                step()
+
+    def check(self) -> bool:
+        """Count new contacts of moving robots with racks, walls, the station or robots; False on divergence."""
+        current = self.robots.contact_pairs(np.flatnonzero(self._moving).tolist(), self._static)
+        self.collisions += len(current - self._contacts)
+        self._contacts = current
+        poses = self.robots.poses()
+        return bool(np.isfinite(poses).all() and (poses[:, 3] >= -0.5).all())
+
+    def poses(self) -> np.ndarray:
+        """``(n, 4)`` robot poses ``(x, y, yaw, z)`` read from the bodies."""
+        return self.robots.poses()
+
+    def bare_physics(self, n_controls: int, check_every: int) -> None:
+        """The PyBullet work of ``n_controls`` control ticks without any task logic (for ``warehouse-sim bench``).
+
+        The same velocity writes and substeps, one pose read per robot per control tick
+        and one contact query per robot every ``check_every`` ticks, with the robots'
+        current commands. The physics state is saved before and restored after, so the
+        episode continues where it was (only the robots' acceleration-limited velocities
+        keep the values they slewed to).
+        """
+        client, robots = self.client, self.robots
+        state = client.save_state()
+        everyone = list(range(self.n))
+        for tick in range(1, n_controls + 1):
+            robots.poses()
+            self.advance()
+            if tick % check_every == 0:
+                robots.contact_pairs(everyone, self._static)
+        client.restore_state(state)
+        client.remove_state(state)
+
+    def close(self) -> None:
+        """Disconnect the physics client (idempotent)."""
+        self.client.close()

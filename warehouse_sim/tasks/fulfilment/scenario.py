@@ -1,0 +1,146 @@
+"""The warehouse scenario: floor, fleet, catalogue, business rules, shift and clocks, as plain data.
+
+Loaded from ``assets/scenarios/warehouse-*.yaml`` (validated on load, the first bad field
+named) into a frozen :class:`WarehouseScenario`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.geometry.layout import PRESET_PARAMS
+from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
+
+
+@dataclass(frozen=True)
+class WarehouseScenario:
+    """A whole warehouse: floor, fleet, catalogue and business rules, shift and clocks.
+
+    Loaded from ``assets/scenarios/warehouse-*.yaml`` by :func:`load_warehouse_scenario`;
+    the ``operations`` block there is an operations scenario (catalogue format, see
+    :mod:`warehouse_sim.operations.catalogue`) with rates per *hour*: ``base_rate`` in
+    units per hour and ``holding_cost`` per unit-hour; ``lead_time`` counts epochs. The
+    operations model runs one period per epoch: :meth:`resolved_operations` converts the
+    rates and sets ``period_hours`` and ``horizon`` from ``epoch_minutes`` and
+    ``shift_hours``, so changing the epoch keeps the hourly demand.
+
+    Attributes:
+        name: Scenario name.
+        layout: Layout preset (``small``, ``medium``, ``large``).
+        n_robots: Fleet size (>= 1, at most the layout's home cells).
+        operations: Catalogue and business rules.
+        demand_level: Multiplier on every SKU's ``base_rate`` (> 0).
+        shift_hours: Shift length in simulated hours (a whole number of epochs).
+        epoch_minutes: Minutes between decisions (a whole number >= 1).
+        pick_seconds: Time to pick a line at a pick face (>= 0).
+        drop_seconds: Time to drop a line at the pack station (>= 0).
+        load_seconds: Time to load a put-away trip at the dock (>= 0).
+        stow_seconds: Time to stow a put-away trip in its slot (>= 0).
+        carry_units: Most units one put-away trip carries (>= 1).
+        late_penalty: Charged once per order that passes its due time unshipped (>= 0).
+        express_fraction: Share of orders that are express (in [0, 1]).
+        express_due_minutes: Due time of express orders after placement, minutes (> 0).
+        n_price_classes: SKU classes that share a price level (by demand rank, >= 1).
+        physics_hz: Physics steps per simulated second.
+        drive_hz: Robot velocity writes per second (divides ``physics_hz``).
+        control_hz: Fleet controller rate (divides ``drive_hz``).
+    """
+
+    name: str
+    layout: str
+    n_robots: int
+    operations: Scenario
+    demand_level: float = 1.0
+    shift_hours: float = 8.0
+    epoch_minutes: int = 15
+    pick_seconds: float = 8.0
+    drop_seconds: float = 4.0
+    load_seconds: float = 6.0
+    stow_seconds: float = 8.0
+    carry_units: int = 40
+    late_penalty: float = 5.0
+    express_fraction: float = 0.2
+    express_due_minutes: float = 20.0
+    n_price_classes: int = 3
+    physics_hz: int = 30
+    drive_hz: int = 10
+    control_hz: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        if self.layout not in PRESET_PARAMS:
+            raise ValueError(f"layout: unknown preset {self.layout!r}; known: {', '.join(PRESET_PARAMS)}")
+        for name in ("n_robots", "epoch_minutes", "carry_units", "n_price_classes", "physics_hz", "drive_hz",
+                     "control_hz"):
+            check_int(name, getattr(self, name))
+        for name in ("demand_level", "shift_hours", "express_due_minutes"):
+            check_real(name, getattr(self, name), strict=True)
+        for name in ("pick_seconds", "drop_seconds", "load_seconds", "stow_seconds", "late_penalty"):
+            check_real(name, getattr(self, name))
+        if isinstance(self.express_fraction, bool) or not isinstance(self.express_fraction, (int, float)) or not (
+            0.0 <= self.express_fraction <= 1.0
+        ):
+            raise ValueError(f"express_fraction must be in [0, 1], got {self.express_fraction!r}")
+        if not isinstance(self.operations, Scenario):
+            raise ValueError("operations must be an operations Scenario")
+        n_epochs = self.shift_hours * 60.0 / self.epoch_minutes
+        if abs(n_epochs - round(n_epochs)) > 1e-9 or round(n_epochs) < 1:
+            raise ValueError(f"shift_hours={self.shift_hours} is not a whole number of {self.epoch_minutes}-minute epochs")
+        if self.physics_hz % self.drive_hz:
+            raise ValueError(f"drive_hz={self.drive_hz} must divide physics_hz={self.physics_hz}")
+        if self.drive_hz % self.control_hz:
+            raise ValueError(f"control_hz={self.control_hz} must divide drive_hz={self.drive_hz}")
+
+    @property
+    def n_epochs(self) -> int:
+        """Decision epochs per shift."""
+        return int(round(self.shift_hours * 60.0 / self.epoch_minutes))
+
+    def resolved_operations(self) -> Scenario:
+        """The operations scenario per epoch: ``demand_level`` and hourly rates applied, epoch = period, shift = horizon."""
+        hours = self.epoch_minutes / 60.0
+        skus = tuple(
+            dataclasses.replace(s, base_rate=s.base_rate * self.demand_level * hours, holding_cost=s.holding_cost * hours)
+            for s in self.operations.skus
+        )
+        return dataclasses.replace(
+            self.operations, skus=skus, period_hours=self.epoch_minutes / 60.0, horizon=self.n_epochs
+        )
+
+
+def warehouse_scenario_from_dict(data: Any) -> WarehouseScenario:
+    """Build and validate a :class:`WarehouseScenario` from parsed YAML.
+
+    Raises:
+        ValueError: naming the first bad or unknown field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"warehouse scenario must be a mapping, got {type(data).__name__}")
+    fields = {f.name for f in dataclasses.fields(WarehouseScenario)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ValueError(f"warehouse scenario: unknown field(s) {unknown}")
+    missing = sorted({"name", "layout", "n_robots", "operations"} - set(data))
+    if missing:
+        raise ValueError(f"warehouse scenario: missing field(s) {missing}")
+    ops = data["operations"]
+    if not isinstance(ops, Mapping):
+        raise ValueError("operations must be a mapping (an operations scenario)")
+    ops = {"name": data["name"], **ops}
+    return WarehouseScenario(**{**data, "operations": scenario_from_dict(ops)})
+
+
+def load_warehouse_scenario(name_or_path: str | Path) -> WarehouseScenario:
+    """Load ``assets/scenarios/<name>.yaml`` (e.g. ``warehouse-medium``) or a YAML file path.
+
+    Raises:
+        FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
+        ValueError: for malformed YAML or an invalid field (named in the message).
+    """
+    return warehouse_scenario_from_dict(read_scenario_yaml(name_or_path))
