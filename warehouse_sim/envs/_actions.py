@@ -30,7 +30,7 @@ def box_action(action: Any, shape: tuple[int, ...], low: Any = -1.0, high: Any =
         raise ValueError(f"action must have shape {shape}, got shape {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"action must be finite, got {action!r}")
-    return np.clip(array, low, high)
+    return array.clip(low, high)
 
 
 def discrete_action(action: Any, n: int, *, start: int = 0) -> int:

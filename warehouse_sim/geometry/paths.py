@@ -136,6 +136,10 @@ class GoalField:
             nxt[r * n_cols + c] = best[0] * n_cols + best[1]
         self._next = nxt
         self.cells_dist.setflags(write=False)
+        # plain lists for the per-step queries (scalar access ~5x cheaper than numpy's)
+        self._rows: list[list[float]] = self.cells_dist.tolist()
+        self._flat: list[float] = self.cells_dist.ravel().tolist()
+        self._next_flat: list[int] = nxt.tolist()
 
     def nearest_node(self, x: float, y: float) -> tuple[Cell, float]:
         """The free cell near ``(x, y)`` that minimises straight distance + field value.
@@ -146,16 +150,18 @@ class GoalField:
             ``(cell, geodesic distance in metres)``; distance ``inf`` if none is reachable.
         """
         r, c = self.layout.world_to_cell(x, y)
-        n_rows, n_cols = self.cells_dist.shape
-        to_world = self.layout.cell_to_world
-        item = self.cells_dist.item  # scalar access without numpy overhead (this runs every step)
+        rows = self._rows
+        n_rows, n_cols = len(rows), len(rows[0])
+        cs = self.layout.cell_size
+        hypot = math.hypot
         best, best_total = (r, c), math.inf
         for rr in range(max(r - 1, 0), min(r + 2, n_rows)):
+            row = rows[rr]
+            cy = (rr + 0.5) * cs  # the cell centre, as Layout.cell_to_world computes it
             for cc in range(max(c - 1, 0), min(c + 2, n_cols)):
-                d = item(rr, cc)
+                d = row[cc]
                 if d < best_total:
-                    cx, cy = to_world(rr, cc)
-                    total = d + math.hypot(cx - x, cy - y)
+                    total = d + hypot((cc + 0.5) * cs - x, cy - y)
                     if total < best_total:
                         best, best_total = (rr, cc), total
         return best, best_total
@@ -177,9 +183,9 @@ class GoalField:
         """Centre ``(x, y)`` of the first cell downhill from ``(row, col)`` whose field value is <= ``target`` metres (or the goal)."""
         n_cols = self.cells_dist.shape[1]
         k, goal = row * n_cols + col, self.goal[0] * n_cols + self.goal[1]
-        dist, nxt = self.cells_dist.item, self._next.item
-        while k != goal and dist(k) > target:
-            k = nxt(k)
+        dist, nxt = self._flat, self._next_flat
+        while k != goal and dist[k] > target:
+            k = nxt[k]
         return self.layout.cell_to_world(*divmod(k, n_cols))
 
 

@@ -75,6 +75,10 @@ class MobileBase(Protocol):
         """``(n, 2)`` measured ``(v, omega)`` in m/s and rad/s given the headings ``yaw``."""
         ...
 
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`poses` and :meth:`velocities` read in one pass."""
+        ...
+
     def touching_one(self, index: int, ignore: frozenset[int]) -> frozenset[int]:
         """The body ids robot ``index`` is in contact with, except ``ignore``."""
         ...
@@ -212,19 +216,31 @@ class DiffDriveRobots:
     # ------------------------------------------------------------------ reading
     def poses(self) -> np.ndarray:
         """``(n, 4)`` array of ``(x, y, yaw, z)``: metres, radians, metres (world frame)."""
-        out = np.empty((self.n, 4))
-        for i, body in enumerate(self.ids):
+        rows = []
+        for body in self.ids:
             pos, quat = self._get_pose(body)
-            out[i] = pos[0], pos[1], yaw_from_quaternion(quat), pos[2]
-        return out
+            rows.append((pos[0], pos[1], yaw_from_quaternion(quat), pos[2]))
+        return np.array(rows, dtype=np.float64)
 
     def velocities(self, yaw: np.ndarray) -> np.ndarray:
         """``(n, 2)`` measured ``(v, omega)``: forward speed in m/s along ``yaw``, yaw rate in rad/s."""
-        out = np.empty((self.n, 2))
-        for i, body in enumerate(self.ids):
+        rows = []
+        for body, h in zip(self.ids, yaw.tolist(), strict=True):
             lin, ang = self._get_velocity(body)
-            out[i] = lin[0] * math.cos(yaw[i]) + lin[1] * math.sin(yaw[i]), ang[2]
-        return out
+            rows.append((lin[0] * math.cos(h) + lin[1] * math.sin(h), ang[2]))
+        return np.array(rows, dtype=np.float64)
+
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`poses` and :meth:`velocities` (along the read headings) in one pass over the bodies."""
+        get_pose, get_velocity, atan2, cos, sin = self._get_pose, self._get_velocity, math.atan2, math.cos, math.sin
+        poses, velocities = [], []
+        for body in self.ids:
+            pos, (x, y, z, w) = get_pose(body)
+            yaw = atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+            lin, ang = get_velocity(body)
+            poses.append((pos[0], pos[1], yaw, pos[2]))
+            velocities.append((lin[0] * cos(yaw) + lin[1] * sin(yaw), ang[2]))
+        return np.array(poses, dtype=np.float64), np.array(velocities, dtype=np.float64)
 
     @property
     def targets(self) -> np.ndarray:

@@ -23,8 +23,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -34,8 +33,7 @@ from warehouse_sim.sim.client import PhysicsClient
 PHYSICS_ERROR = "physics_error"
 
 
-@dataclass(frozen=True)
-class StepOutcome:
+class StepOutcome(NamedTuple):
     """What one :meth:`Task.advance` produced.
 
     Attributes:

@@ -156,25 +156,22 @@ def navigation_observation(
     """
     robot = config.robot
     x, y, yaw = float(pose[0]), float(pose[1]), float(pose[2])
-    out = np.empty(config.obs_size, dtype=np.float32)
-    n = config.n_rays
-    out[:n] = ranges / config.lidar_range
     dx, dy = goal[0] - x, goal[1] - y
     bearing = math.atan2(dy, dx) - yaw
-    out[n] = min(math.hypot(dx, dy) / math.hypot(*floor_size), 1.0)
-    out[n + 1] = math.sin(bearing)
-    out[n + 2] = math.cos(bearing)
-    out[n + 3] = min(max(velocity[0] / robot.v_max, -1.0), 1.0)
-    out[n + 4] = min(max(velocity[1] / robot.omega_max, -1.0), 1.0)
+    tail = [
+        min(math.hypot(dx, dy) / math.hypot(*floor_size), 1.0),
+        math.sin(bearing),
+        math.cos(bearing),
+        min(max(float(velocity[0]) / robot.v_max, -1.0), 1.0),
+        min(max(float(velocity[1]) / robot.omega_max, -1.0), 1.0),
+    ]
     if config.route_hint:
         if waypoint is None:
             raise ValueError("the route hint needs a waypoint")
         hx, hy = waypoint[0] - x, waypoint[1] - y
         hb = math.atan2(hy, hx) - yaw
-        out[n + 5] = min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0)
-        out[n + 6] = math.sin(hb)
-        out[n + 7] = math.cos(hb)
-    return out
+        tail += [min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0), math.sin(hb), math.cos(hb)]
+    return np.array([*(ranges / config.lidar_range).tolist(), *tail], dtype=np.float32)
 
 
 @dataclass
@@ -254,8 +251,7 @@ class NavigationTask(Task):
         return faces[int(rng.integers(len(faces)))]
 
     def _read_state(self) -> None:
-        self.poses = self.robots.poses()
-        self.velocities = self.robots.velocities(self.poses[:, 2])
+        self.poses, self.velocities = self.robots.state()
         self.ranges = self.lidar.scan(self.poses)
 
     # ------------------------------------------------------------------ lifecycle
@@ -347,13 +343,13 @@ class NavigationTask(Task):
             self.robots.apply(tick_dt)
             for _ in range(self._substeps_per_tick):
                 step()
-        poses = self.robots.poses()
+        poses, velocities = self.robots.state()
         z0 = self.robots.z0
         for x, y, yaw, z in poses.tolist():  # diverged: NaN/inf pose, or lifted off / sunk through the floor
             if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw) and abs(z - z0) < 0.1):
                 return StepOutcome(0.0, truncated=True, reason=PHYSICS_ERROR)
         self.poses = poses
-        self.velocities = self.robots.velocities(poses[:, 2])
+        self.velocities = velocities
         self.ranges = self.lidar.scan(poses)
         touching = self.robots.touching_one(0, self._ignore_contacts)
         x, y = float(poses[0, 0]), float(poses[0, 1])
