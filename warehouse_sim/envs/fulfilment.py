@@ -15,7 +15,7 @@ from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.sim.render import TopDownRenderer
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES, FulfilmentTask, WarehouseScenario, load_warehouse_scenario
-from warehouse_sim.tasks.fulfilment.task import OBSERVATION_HIGH
+from warehouse_sim.tasks.fulfilment.task import FIDELITIES, OBSERVATION_HIGH
 
 
 class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
@@ -158,6 +158,7 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         demand_level: float | None = None,
         shift_hours: float | None = None,
         epoch_minutes: int | None = None,
+        fidelity: str = "physics",
         driver: str = "planner",
         render_mode: str | None = None,
         frame_interval_s: float = 30.0,
@@ -179,7 +180,14 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         scenario = dataclasses.replace(scenario, **overrides)
         self.scenario = scenario
         self.driver = driver
-        self.task: FulfilmentTask = FulfilmentTask(scenario, gui=render_mode == "human", driver=driver)
+        if fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity must be 'physics' or 'fast', got {fidelity!r}")
+        if fidelity == "fast" and render_mode == "human":
+            raise ValueError("render_mode='human' opens the PyBullet GUI: it needs fidelity='physics'")
+        self.fidelity = fidelity
+        self.task: FulfilmentTask = FulfilmentTask(
+            scenario, fidelity=fidelity, gui=render_mode == "human", driver=driver  # type: ignore[arg-type]
+        )
         task, m = self.task, self.task.model
         self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)]]).astype(np.int64)
         self.action_space = spaces.MultiDiscrete(self.nvec)
@@ -189,6 +197,7 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         self._frames: list[tuple[float, np.ndarray, dict[str, Any]]] = []
         if render_mode == "rgb_array":
             task.on_tick = self._capture
+            task.on_tick_every = self._ticks_per_frame
 
     @property
     def model(self) -> OperationsModel:

@@ -83,7 +83,11 @@ class FleetPlanner:
                         succ.append(rr * n_cols + cc)
             self._moves.append(tuple(succ))
         self._free = free
-        self._dist_cache: dict[int, np.ndarray] = {}
+        self._size = int(grid.size)
+        #: (row, col) of each flat index, and the flat index of each free cell.
+        self._cells: list[Cell] = [(i // n_cols, i % n_cols) for i in range(grid.size)]
+        self._flat: dict[Cell, int] = {self._cells[i]: i for i in range(grid.size) if free[i]}
+        self._dist_cache: dict[int, list[int]] = {}
         self.reset(())
 
     # ------------------------------------------------------------------ state
@@ -99,10 +103,12 @@ class FleetPlanner:
         self._plans: list[list[int]] = [[f] for f in flat]  # cells, one per step from _t0
         self._t0: list[int] = [step] * len(flat)
         self._progress: list[int] = [step] * len(flat)  # plan step the robot has reached
+        # Reservation keys are integers: (step, cell) as step * size + cell, a move
+        # (step, from, to) as (step * size + from) * size + to (size: cells in the grid).
         self._queues: dict[int, list[tuple[int, int]]] = {}  # cell -> sorted pending (step, robot)
-        self._vertex: set[tuple[int, int]] = set()  # pending (step, cell)
-        self._edges: set[tuple[int, int, int]] = set()  # (step, from, to) moves step -> step + 1
-        self._entries: set[tuple[int, int]] = set()  # (step, cell): a robot enters cell at step from another
+        self._vertex: set[int] = set()  # pending (step, cell)
+        self._edges: set[int] = set()  # (step, from, to): moves from step to step + 1
+        self._entries: set[int] = set()  # (step, cell): a robot enters cell at step from another
         self._parked: dict[int, tuple[int, int]] = {}  # cell -> (from step, robot)
         for robot, f in enumerate(flat):
             self._add_visit(step, f, robot)
@@ -140,10 +146,16 @@ class FleetPlanner:
             return None
         return self._cell(self._plans[robot][self._progress[robot] + 1 - self._t0[robot]])
 
+    def ahead(self, robot: int, k: int) -> Cell | None:
+        """The cell of the plan step ``k`` steps after the one ``robot`` has reached, or None past the plan's end."""
+        i = self._progress[robot] + k - self._t0[robot]
+        plan = self._plans[robot]
+        return self._cell(plan[i]) if i < len(plan) else None
+
     # ------------------------------------------------------------------ planning
     def distance(self, start: Cell, goal: Cell) -> int | None:
         """Shortest 4-connected path length in cells on the empty grid (None if unreachable)."""
-        d = int(self._distances(self._index(goal, "goal"))[self._index(start, "start")])
+        d = self._distances(self._index(goal, "goal"))[self._index(start, "start")]
         return None if d == _UNREACHABLE else d
 
     def goal_available(self, goal: Cell, robot: int) -> bool:
@@ -186,11 +198,12 @@ class FleetPlanner:
         self._plans[robot] = path
         self._t0[robot] = t0
         self._progress[robot] = t0
+        size = self._size
         for k, f in enumerate(path):
             self._add_visit(t0 + k, f, robot)
             if k and path[k - 1] != f:
-                self._edges.add((t0 + k - 1, path[k - 1], f))
-                self._entries.add((t0 + k, f))
+                self._edges.add(((t0 + k - 1) * size + path[k - 1]) * size + f)
+                self._entries.add((t0 + k) * size + f)
         self._parked[g] = (t0 + len(path) - 1, robot)
         return [self._cell(f) for f in path]
 
@@ -201,33 +214,39 @@ class FleetPlanner:
         queue = self._queues.get(goal)
         goal_free_from = queue[-1][0] + 1 if queue else t0  # nobody visits goal at or after this
         vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
+        size = self._size
         t_max = t0 + self.horizon
         counter = 0
-        open_heap: list[tuple[int, int, int, int, int]] = [(int(h[start]), 0, counter, start, t0)]
-        parent: dict[tuple[int, int], tuple[int, int] | None] = {(start, t0): None}
-        closed: set[tuple[int, int]] = set()
+        push, pop = heapq.heappush, heapq.heappop
+        open_heap: list[tuple[int, int, int, int, int]] = [(h[start], 0, counter, start, t0)]
+        # search nodes (cell, step) keyed as step * size + cell, like the reservations
+        parent: dict[int, int] = {t0 * size + start: -1}
+        closed: set[int] = set()
         expansions = 0
         while open_heap:
-            _, _, _, cell, t = heapq.heappop(open_heap)
-            if (cell, t) in closed:
+            _, _, _, cell, t = pop(open_heap)
+            node = t * size + cell
+            if node in closed:
                 continue
             if cell == goal and t >= goal_free_from:
                 path = [cell]
-                node = parent[(cell, t)]
-                while node is not None:
-                    path.append(node[0])
+                node = parent[node]
+                while node >= 0:
+                    path.append(node % size)
                     node = parent[node]
                 path.reverse()
                 return path
-            closed.add((cell, t))
+            closed.add(node)
             expansions += 1
             if expansions > self.max_expansions or t >= t_max:
                 if expansions > self.max_expansions:
                     return None
                 continue
             nt = t + 1
+            here_now, there_next = t * size, nt * size
             for nxt in moves[cell]:
-                if (nt, nxt) in vertex or (nxt, nt) in closed:
+                key = there_next + nxt
+                if key in vertex or key in closed:
                     continue
                 park = parked.get(nxt)
                 if park is not None and park[0] <= nt:
@@ -235,23 +254,23 @@ class FleetPlanner:
                 # No following, either way round: a cell is entered only if nobody is in
                 # it one step before, and left before anybody else enters it (this also
                 # rules out swaps and rotations, which would deadlock execution).
-                if nxt != cell and ((t, nxt) in vertex or (t, nxt, cell) in edges):
+                if nxt != cell and (here_now + nxt in vertex or (here_now + nxt) * size + cell in edges):
                     continue
-                if (nt + 1, nxt) in entries:
+                if there_next + size + nxt in entries:
                     continue
-                key = (nxt, nt)
                 if key not in parent:
-                    parent[key] = (cell, t)
+                    parent[key] = node
                     counter += 1
                     # f = steps so far + remaining distance; deeper nodes first on ties.
-                    heapq.heappush(open_heap, (nt - t0 + int(h[nxt]), -nt, counter, nxt, nt))
+                    push(open_heap, (nt - t0 + h[nxt], -nt, counter, nxt, nt))
         return None
 
-    def _distances(self, goal: int) -> np.ndarray:
+    def _distances(self, goal: int) -> list[int]:
+        """Grid distances in cells from every flat index to ``goal`` (breadth-first, cached per goal)."""
         cached = self._dist_cache.get(goal)
         if cached is not None:
             return cached
-        dist = np.full(self._grid.size, _UNREACHABLE, dtype=np.int64)
+        dist = [_UNREACHABLE] * self._size
         dist[goal] = 0
         frontier = deque([goal])
         moves = self._moves
@@ -300,8 +319,9 @@ class FleetPlanner:
         plan, t0 = self._plans[robot], self._t0[robot]
         self._remove_visit(k, plan[k - t0], robot)
         if plan[k - t0] != plan[k + 1 - t0]:
-            self._edges.discard((k, plan[k - t0], plan[k + 1 - t0]))
-            self._entries.discard((k + 1, plan[k + 1 - t0]))
+            size = self._size
+            self._edges.discard((k * size + plan[k - t0]) * size + plan[k + 1 - t0])
+            self._entries.discard((k + 1) * size + plan[k + 1 - t0])
         self._progress[robot] = k + 1
         return self._cell(plan[k + 1 - t0])
 
@@ -313,22 +333,25 @@ class FleetPlanner:
     # ------------------------------------------------------------------ helpers
     def _add_visit(self, t: int, cell: int, robot: int) -> None:
         bisect.insort(self._queues.setdefault(cell, []), (t, robot))
-        self._vertex.add((t, cell))
+        self._vertex.add(t * self._size + cell)
 
     def _remove_visit(self, t: int, cell: int, robot: int) -> None:
         queue = self._queues[cell]
         queue.remove((t, robot))
         if not queue:
             del self._queues[cell]
-        self._vertex.discard((t, cell))
+        self._vertex.discard(t * self._size + cell)
 
     def _index(self, cell: Cell, name: str) -> int:
+        try:
+            return self._flat[cell]
+        except (KeyError, TypeError):
+            pass
         r, c = int(cell[0]), int(cell[1])
-        n_rows, n_cols = self._grid.shape
-        if not (0 <= r < n_rows and 0 <= c < n_cols) or self._grid[r, c]:
+        flat = self._flat.get((r, c))
+        if flat is None:
             raise ValueError(f"{name}: cell {tuple(cell)} is outside the grid or blocked")
-        return r * n_cols + c
+        return flat
 
     def _cell(self, flat: int) -> Cell:
-        row, col = divmod(int(flat), self._n_cols)
-        return row, col
+        return self._cells[flat]

@@ -123,33 +123,75 @@ class JobBoard:
             ``(busy, shipped)``: robots with a job during the tick, and the ids of the
             orders shipped in it.
         """
-        fleet, sc = self.fleet, self.scenario
-        busy = 0
         shipped: list[int] = []
-        for r in range(fleet.n):
-            job = self.jobs[r]
-            if job is None:
-                continue
-            busy += 1
-            if job.stage in ("at_source", "at_dest"):
-                job.timer_s -= self._dt
-                if job.timer_s <= 0:
-                    self._finish_stage(r, job, now_s, shipped)
-            elif fleet.idle(r) and fleet.cell(r) == job.goal:
-                if job.stage == "to_source":
-                    job.stage = "at_source"
-                    job.timer_s = sc.pick_seconds if job.item.kind == "pick" else sc.load_seconds
-                else:
-                    job.stage = "at_dest"
-                    job.timer_s = sc.drop_seconds if job.item.kind == "pick" else sc.stow_seconds
-            elif fleet.idle(r) and now_s >= fleet.retry_s[r]:
-                self._resend(r, job, now_s)
+        busy = 0
+        for r in range(self.fleet.n):
+            if self.jobs[r] is not None:
+                busy += 1
+                self._advance(r, now_s, 1, shipped)
         self._dispatch(rule, now_s)
-        for r in range(fleet.n):  # free robots not at home drive home
+        self._send_home(now_s)
+        return busy, shipped
+
+    def attend(self, ticks: dict[int, int], now_s: float, rule: int) -> list[int]:
+        """The control tick for an event-driven executor: only the robots that need it, then dispatch and homing.
+
+        Args:
+            ticks: Robot -> control ticks since its job was last advanced (its timer runs
+                down by that many ticks, exactly as that many :meth:`tick` calls would).
+            now_s: Simulated seconds since reset.
+            rule: Index in :data:`DISPATCH_RULES`.
+
+        Returns:
+            The ids of the orders shipped.
+        """
+        shipped: list[int] = []
+        for r in sorted(ticks):
+            if self.jobs[r] is not None:
+                self._advance(r, now_s, ticks[r], shipped)
+        self._dispatch(rule, now_s)
+        self._send_home(now_s)
+        return shipped
+
+    def ticks_left(self, r: int) -> int | None:
+        """Control ticks until robot ``r``'s work at a source or destination is done (None if it is not working)."""
+        job = self.jobs[r]
+        if job is None or job.stage not in ("at_source", "at_dest"):
+            return None
+        timer, n = job.timer_s, 0
+        while True:  # the same subtractions the ticks will make
+            timer -= self._dt
+            n += 1
+            if timer <= 0:
+                return n
+
+    def _advance(self, r: int, now_s: float, ticks: int, shipped: list[int]) -> None:
+        """One robot's job over ``ticks`` control ticks (1 on the physics clock)."""
+        fleet, sc = self.fleet, self.scenario
+        job = self.jobs[r]
+        assert job is not None
+        if job.stage in ("at_source", "at_dest"):
+            for _ in range(ticks):
+                job.timer_s -= self._dt
+            if job.timer_s <= 0:
+                self._finish_stage(r, job, now_s, shipped)
+        elif fleet.idle(r) and fleet.cell(r) == job.goal:
+            if job.stage == "to_source":
+                job.stage = "at_source"
+                job.timer_s = sc.pick_seconds if job.item.kind == "pick" else sc.load_seconds
+            else:
+                job.stage = "at_dest"
+                job.timer_s = sc.drop_seconds if job.item.kind == "pick" else sc.stow_seconds
+        elif fleet.idle(r) and now_s >= fleet.retry_s[r]:
+            self._resend(r, job, now_s)
+
+    def _send_home(self, now_s: float) -> None:
+        """Free robots not at home drive home (a failed plan is retried ``_RETRY_S`` later)."""
+        fleet = self.fleet
+        for r in range(fleet.n):
             if self.jobs[r] is None and fleet.idle(r) and fleet.cell(r) != fleet.homes[r] and now_s >= fleet.retry_s[r]:
                 if fleet.send(r, [fleet.homes[r]], now_s) is None:
                     fleet.retry_s[r] = now_s + _RETRY_S
-        return busy, shipped
 
     def _resend(self, r: int, job: Job, now_s: float) -> None:
         goals = job.item.source if job.stage == "to_source" else job.dest

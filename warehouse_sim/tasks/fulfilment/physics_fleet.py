@@ -9,7 +9,7 @@ the path controller, or a Navigation policy).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -81,6 +81,12 @@ class PhysicsFleet(FleetExecutor):
         self._moving = np.zeros(self.n, dtype=bool)
         self._contacts: set[frozenset[int]] = set()
         self._last_xy = np.zeros((self.n, 2))
+        #: Receives every completed cell move as ``(robot, start tick, arrival tick, path)``
+        #: (``path``: the plan's cells from the move's start), or None; for calibrating
+        #: the fast executor (``training/calibrate_fast.py``).
+        self.move_log: Callable[[int, int, int, Sequence[Cell]], None] | None = None
+        self._ticks = 0
+        self._move_start: list[tuple[int, tuple[Cell, ...]]] = [(0, ())] * self.n
         self.reset()
 
     @property
@@ -101,6 +107,7 @@ class PhysicsFleet(FleetExecutor):
         self._last_xy = np.array([self.layout.cell_to_world(*c) for c in self.homes], dtype=float)
         self._contacts = set()
         self.driver.reset()
+        self._ticks = 0
 
     def control(self) -> None:
         """One controller update: odometry, plans advanced on arrival, moves authorised, wheels commanded."""
@@ -123,6 +130,8 @@ class PhysicsFleet(FleetExecutor):
                         planner.advance(r)
                         self._in_transit[r] = False
                         self.moves += 1
+                        if self.move_log is not None:
+                            self.move_log(r, self._move_start[r][0], self._ticks, self._move_start[r][1])
                         continue
                     moves.append(Move(r, target, straight, path))
                     break
@@ -134,11 +143,14 @@ class PhysicsFleet(FleetExecutor):
                     planner.advance(r)
                     continue
                 self._in_transit[r] = True
+                if self.move_log is not None:
+                    self._move_start[r] = (self._ticks, tuple(planner.remaining_path(r)))
         commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves), strict=True))
         for r in range(self.n):
             v, omega = commands.get(r, (0.0, 0.0))
             robots.command_one(r, v, omega)
             self._moving[r] = v != 0.0 or omega != 0.0
+        self._ticks += 1
 
     def advance(self) -> None:
         """One control interval: a velocity write per drive tick, then its physics substeps."""

@@ -15,6 +15,7 @@ from typing import Any
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.geometry.layout import PRESET_PARAMS
 from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
+from warehouse_sim.tasks.fulfilment.fast_fleet import check_move_seconds
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class WarehouseScenario:
         physics_hz: Physics steps per simulated second.
         drive_hz: Robot velocity writes per second (divides ``physics_hz``).
         control_hz: Fleet controller rate (divides ``drive_hz``).
+        move_seconds: Seconds per cell-move class of the fast executor
+            (:data:`~warehouse_sim.tasks.fulfilment.fast_fleet.MOVE_CLASSES`), calibrated
+            on the physics executor by ``training/calibrate_fast.py``; None: not calibrated
+            (``fidelity="fast"`` is then refused).
     """
 
     name: str
@@ -70,8 +75,11 @@ class WarehouseScenario:
     physics_hz: int = 30
     drive_hz: int = 10
     control_hz: int = 10
+    move_seconds: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
+        if self.move_seconds is not None:
+            object.__setattr__(self, "move_seconds", check_move_seconds(self.move_seconds))
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if self.layout not in PRESET_PARAMS:

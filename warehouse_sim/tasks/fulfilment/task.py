@@ -9,12 +9,20 @@ The task composes the floor (:mod:`warehouse_sim.geometry`), a fleet executor
 Clocks (all simulated): the fleet executor and the jobs at ``control_hz``; customer
 orders arrive, are allocated, expire and turn late once per simulated minute; the agent
 decides once per epoch (``epoch_minutes``), one operations period per epoch.
+
+Two fidelities of one warehouse share everything but the executor: ``"physics"``
+(:class:`~warehouse_sim.tasks.fulfilment.physics_fleet.PhysicsFleet`, every control tick
+simulated) and ``"fast"`` (:class:`~warehouse_sim.tasks.fulfilment.fast_fleet.FastFleet`,
+calibrated move times; the task then jumps over the control ticks at which nothing
+happens: no job timer runs out, no robot arrives or may move, no retry is due, no order
+minute ends).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,12 +33,16 @@ from warehouse_sim.operations.orders import Order, OrderState
 from warehouse_sim.tasks.base import PHYSICS_ERROR, StepOutcome, Task
 from warehouse_sim.tasks.fulfilment.dispatch import DISPATCH_RULES
 from warehouse_sim.tasks.fulfilment.executor import FleetExecutor
+from warehouse_sim.tasks.fulfilment.fast_fleet import FastFleet
 from warehouse_sim.tasks.fulfilment.jobs import JobBoard
 from warehouse_sim.tasks.fulfilment.physics_fleet import PhysicsFleet
 from warehouse_sim.tasks.fulfilment.scenario import WarehouseScenario
 from warehouse_sim.tasks.fulfilment.slotting import assign_slots, home_cells, price_classes
 
 _OPS_TICK_S = 60.0  # orders arrive, are allocated, expire and turn late once per simulated minute
+_DISPATCH_RETRY_S = 1.0  # fast fidelity: free robots and waiting work that found no plan try again this much later
+Fidelity = Literal["physics", "fast"]
+FIDELITIES: tuple[str, ...] = ("physics", "fast")
 _N_GLOBAL = 6 + len(DISPATCH_RULES)
 _N_PER_SKU = 7
 #: Upper bound of every observation entry (the observation is clipped to [0, OBSERVATION_HIGH]).
@@ -42,8 +54,14 @@ class FulfilmentTask(Task):
 
     Args:
         scenario: The warehouse scenario.
-        gui: Open the PyBullet GUI.
-        driver: ``"planner"`` or ``"policy:PATH.onnx"`` (see :mod:`warehouse_sim.tasks.fulfilment.drivers`).
+        fidelity: ``"physics"`` or ``"fast"`` (needs the scenario's ``move_seconds``).
+        gui: Open the PyBullet GUI (physics only).
+        driver: ``"planner"`` or ``"policy:PATH.onnx"`` (see
+            :mod:`warehouse_sim.tasks.fulfilment.drivers`; physics only).
+
+    Raises:
+        ValueError: for an unknown fidelity, or ``"fast"`` with a GUI, a policy driver
+            or an uncalibrated scenario.
 
     Attributes:
         scenario: The warehouse scenario.
@@ -56,10 +74,19 @@ class FulfilmentTask(Task):
         jobs: The robots' work.
     """
 
-    has_physics = True
-
-    def __init__(self, scenario: WarehouseScenario, *, gui: bool = False, driver: str = "planner") -> None:
+    def __init__(
+        self, scenario: WarehouseScenario, *, fidelity: Fidelity = "physics", gui: bool = False, driver: str = "planner"
+    ) -> None:
+        if fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity must be 'physics' or 'fast', got {fidelity!r}")
+        if fidelity == "fast":
+            if gui or driver != "planner":
+                raise ValueError("fidelity='fast' simulates no physics: it takes no GUI and no driver policy")
+            if scenario.move_seconds is None:
+                raise ValueError(f"fidelity='fast': scenario {scenario.name!r} has no calibrated move_seconds "
+                                 "(run training/calibrate_fast.py)")
         self.scenario = scenario
+        self.fidelity = fidelity
         self.sim_seconds_per_step = scenario.epoch_minutes * 60.0
         self.ops_scenario = scenario.resolved_operations()
         self.model = OperationsModel(self.ops_scenario, put_away=True)
@@ -69,10 +96,16 @@ class FulfilmentTask(Task):
         self.classes = price_classes(self.ops_scenario, scenario.n_price_classes)
         self.n_classes = int(self.classes.max()) + 1
         homes = home_cells(self.layout, scenario.n_robots)
-        self.fleet: FleetExecutor = PhysicsFleet(
-            self.layout, homes, RobotParams(), physics_hz=scenario.physics_hz, drive_hz=scenario.drive_hz,
-            control_hz=scenario.control_hz, driver=driver, gui=gui,
-        )
+        self.fleet: FleetExecutor
+        if scenario.move_seconds is not None and fidelity == "fast":
+            self.fleet = FastFleet(
+                self.layout, homes, RobotParams(), control_hz=scenario.control_hz, move_seconds=scenario.move_seconds
+            )
+        else:
+            self.fleet = PhysicsFleet(
+                self.layout, homes, RobotParams(), physics_hz=scenario.physics_hz, drive_hz=scenario.drive_hz,
+                control_hz=scenario.control_hz, driver=driver, gui=gui,
+            )
         self.jobs = JobBoard(scenario, self.layout, self.slot_faces, self.fleet, self.model)
         self._controls_per_epoch = int(round(scenario.epoch_minutes * 60 * scenario.control_hz))
         self._controls_per_ops = int(round(_OPS_TICK_S * scenario.control_hz))
@@ -86,10 +119,17 @@ class FulfilmentTask(Task):
         self._rate_scale = np.maximum(m.base_rate, 1e-6)
         self._price_span = np.maximum(m.n_price_levels - 1, 1).astype(float)
         self._lead_epochs = m.lead_time.astype(float)
-        #: Called after every control tick (e.g. to capture video frames), or None.
+        #: Called after every control tick (e.g. to capture video frames), or None; the
+        #: fast fidelity calls it every ``on_tick_every`` ticks.
         self.on_tick: Callable[[], None] | None = None
+        self.on_tick_every = 1
         self._decision = (m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0)
         self.reset(np.random.default_rng(0))
+
+    @property
+    def has_physics(self) -> bool:  # type: ignore[override]
+        """Whether the fleet is simulated in PyBullet (the physics fidelity)."""
+        return isinstance(self.fleet, PhysicsFleet)
 
     @property
     def observation_size(self) -> int:
@@ -163,6 +203,16 @@ class FulfilmentTask(Task):
         self.jobs.add_putaways(m.dock - dock_before, self.now_s, self.now_s + self.ops_scenario.due_hours * 3600.0)
         demand_before = m.ledger.units[0].copy()
         self.busy_s = 0.0
+        if isinstance(self.fleet, FastFleet):
+            self._run_events(self.fleet)
+        else:
+            self._run_ticks()
+        self.last_demand = m.ledger.units[0] - demand_before
+        self.epoch += 1
+        return m.end_period()
+
+    def _run_ticks(self) -> None:
+        """One epoch, every control tick simulated (the physics fidelity)."""
         fleet, on_tick = self.fleet, self.on_tick
         dt = 1.0 / self.scenario.control_hz
         for tick in range(1, self._controls_per_epoch + 1):
@@ -180,9 +230,73 @@ class FulfilmentTask(Task):
                 if not fleet.check():
                     self.physics_error = True
                     break
-        self.last_demand = m.ledger.units[0] - demand_before
-        self.epoch += 1
-        return m.end_period()
+
+    def _run_events(self, fleet: FastFleet) -> None:
+        """One epoch on the event clock (the fast fidelity): only the control ticks at which something happens.
+
+        A tick runs the jobs of the robots that need them (a work timer runs out, a
+        robot finished its plan, a retry is due; dispatch and homing whenever jobs run),
+        then the fleet's arrivals and waiting robots, as the per-tick loop would; the
+        ticks between are skipped with their only effects applied (robot time on jobs).
+        """
+        jobs, hz, ops = self.jobs, self.scenario.control_hz, self._controls_per_ops
+        dt = 1.0 / hz
+        end = self._ticks + self._controls_per_epoch
+        last = [self._ticks] * fleet.n  # the tick each robot's job was last advanced at
+        due: dict[int, int] = {}  # robot -> tick its job needs attention at
+        dispatch_at: int | None = self._ticks  # new put-away work: dispatch at once
+        while self._ticks < end:
+            k = self._ticks
+            now = k / hz
+            busy = sum(job is not None for job in jobs.jobs)
+            attend = [r for r, t in due.items() if t <= k]
+            if attend or (dispatch_at is not None and dispatch_at <= k):
+                shipped = jobs.attend({r: k - last[r] for r in attend}, now, self.rule)
+                for r in attend:
+                    del due[r]
+                    last[r] = k
+                self._record_shipments(shipped)
+                dispatch_at = None
+                self._schedule_jobs(due, last, k)
+                if jobs.items and any(j is None and fleet.idle(r) for r, j in enumerate(jobs.jobs)):
+                    dispatch_at = k + max(1, int(round(_DISPATCH_RETRY_S * hz)))
+            fleet.control_at(k)
+            for r in fleet.just_idle:  # the jobs see an arrival at the next tick
+                due[r] = min(due.get(r, k + 1), k + 1)
+            # jump to the next tick at which anything happens (no further than the order minute)
+            nxt = min(
+                t for t in (fleet.next_event(), min(due.values(), default=None), dispatch_at,
+                            (k // ops + 1) * ops, end, self._next_hook(k))
+                if t is not None
+            )
+            nxt = max(nxt, k + 1)
+            self.busy_s += busy * dt + sum(job is not None for job in jobs.jobs) * dt * (nxt - k - 1)
+            self._ticks = nxt
+            fleet.advance_to(nxt)
+            if self.on_tick is not None and nxt % self.on_tick_every == 0:
+                self.on_tick()
+            if nxt % ops == 0:
+                self._ops_tick()
+                if jobs.items:
+                    dispatch_at = nxt
+        self.cum_busy_s += self.busy_s
+
+    def _schedule_jobs(self, due: dict[int, int], last: list[int], k: int) -> None:
+        """After the jobs ran at tick ``k``: when each robot's job needs attention next."""
+        jobs, fleet, hz = self.jobs, self.fleet, self.scenario.control_hz
+        for r, job in enumerate(jobs.jobs):
+            if r in due:
+                continue
+            left = jobs.ticks_left(r)
+            if left is not None:
+                due[r] = last[r] + left
+            elif fleet.idle(r) and (job is not None or fleet.cell(r) != fleet.homes[r]):
+                due[r] = max(k + 1, math.ceil(fleet.retry_s[r] * hz - 1e-9))  # a failed plan, retried then
+
+    def _next_hook(self, k: int) -> int | None:
+        if self.on_tick is None:
+            return None
+        return (k // self.on_tick_every + 1) * self.on_tick_every
 
     def bare_physics_step(self) -> None:
         """The PyBullet work of one epoch without any task logic (``warehouse-sim bench``); see :meth:`PhysicsFleet.bare_physics`."""
