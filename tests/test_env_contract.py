@@ -25,7 +25,7 @@ ACTION_MODES: dict[str, tuple[dict[str, Any], ...]] = {
     "warehouse_sim/Navigation-v0": ({}, {"continuous": False}),
     "warehouse_sim/Picking-v0": ({}, {"continuous": False}),
     "warehouse_sim/Inventory-v0": ({}, {"continuous": False}),
-    "warehouse_sim/Fulfilment-v0": ({"scenario": "warehouse-tiny"},),
+    "warehouse_sim/Fulfilment-v0": ({"scenario": "warehouse-tiny"}, {"scenario": "warehouse-tiny", "fidelity": "fast"}),
 }
 
 #: Steps per seeded rollout; envs whose step simulates a long period get fewer.

@@ -63,8 +63,8 @@ class MobileBase(Protocol):
         """Set the commanded ``(v, omega)`` of robot ``index`` in m/s and rad/s (clipped to the limits)."""
         ...
 
-    def apply(self, dt: float) -> None:
-        """Move the applied velocities towards the commands over ``dt`` seconds and write them."""
+    def apply(self, dt: float, yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None) -> int:
+        """Move the applied velocities towards the commands over ``dt`` seconds and write them; return the writes."""
         ...
 
     def poses(self) -> np.ndarray:
@@ -94,6 +94,10 @@ class MobileBase(Protocol):
 
     def replay_drive(self, yaw: Sequence[float], n_ticks: int, substeps: int) -> None:
         """The PyBullet work of ``n_ticks`` drive ticks of ``substeps`` physics steps, no drive arithmetic (benchmarks)."""
+        ...
+
+    def replay_writes(self, n_writes: int) -> None:
+        """The PyBullet calls of ``n_writes`` velocity writes with their pose reads (benchmarks)."""
         ...
 
     def replay_reads(self, contact_robot: int | None = None) -> None:
@@ -148,6 +152,7 @@ class DiffDriveRobots:
         # (plain lists: scalar access in the per-tick loop is ~5x cheaper than numpy's)
         self._target = [[0.0, 0.0] for _ in range(self.n)]
         self._applied = [[0.0, 0.0] for _ in range(self.n)]
+        self._wrote_zero = [True] * self.n  # the last velocity written (or placed) was zero
         self._reset_velocity = bc.resetBaseVelocity
         self._get_pose = bc.getBasePositionAndOrientation
         self._get_velocity = bc.getBaseVelocity
@@ -164,6 +169,7 @@ class DiffDriveRobots:
         bc.resetBaseVelocity(self.ids[index], (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
         self._target[index] = [0.0, 0.0]
         self._applied[index] = [0.0, 0.0]
+        self._wrote_zero[index] = True
 
     @property
     def z0(self) -> float:
@@ -195,23 +201,45 @@ class DiffDriveRobots:
         pr = self.params
         self._target[index] = [min(max(v, -pr.v_max), pr.v_max), min(max(omega, -pr.omega_max), pr.omega_max)]
 
-    def apply(self, dt: float) -> None:
+    def apply(self, dt: float, yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None) -> int:
         """Slew the applied velocities towards the commands and write them to the bodies.
 
         Call once per drive tick of ``dt`` seconds; the written velocity then holds for
         the tick's physics substeps (the solver may change it on contact).
+
+        Args:
+            dt: The drive tick in seconds.
+            yaw: The robots' headings in radians, when they were just read (no physics
+                step since): saves a pose read per robot.
+            resting: Per robot, whether it has not moved since the last write. A resting
+                robot that was written zero velocity and is to stay at zero is not
+                written again (its velocity is zero already: the write would change
+                nothing).
+
+        Returns:
+            The number of velocity writes (PyBullet calls) made.
         """
         pr = self.params
         dv, dw = pr.accel_max * dt, pr.alpha_max * dt
-        get_pose, set_velocity = self._get_pose, self._reset_velocity
-        for body, applied, (tv, tw) in zip(self.ids, self._applied, self._target, strict=True):
+        get_pose, set_velocity, wrote_zero = self._get_pose, self._reset_velocity, self._wrote_zero
+        writes = 0
+        for i, (body, applied, (tv, tw)) in enumerate(zip(self.ids, self._applied, self._target, strict=True)):
             v, w = applied
             v += min(max(tv - v, -dv), dv)
             w += min(max(tw - w, -dw), dw)
             applied[0], applied[1] = v, w
-            x, y, z, qw = get_pose(body)[1]
-            yaw = math.atan2(2.0 * (qw * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-            set_velocity(body, (v * math.cos(yaw), v * math.sin(yaw), 0.0), (0.0, 0.0, w))
+            zero = v == 0.0 and w == 0.0
+            if zero and resting is not None and resting[i] and wrote_zero[i]:
+                continue
+            if yaw is None:
+                x, y, z, qw = get_pose(body)[1]
+                heading = math.atan2(2.0 * (qw * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+            else:
+                heading = yaw[i]
+            set_velocity(body, (v * math.cos(heading), v * math.sin(heading), 0.0), (0.0, 0.0, w))
+            wrote_zero[i] = zero
+            writes += 1
+        return writes
 
     # ------------------------------------------------------------------ reading
     def poses(self) -> np.ndarray:
@@ -292,6 +320,15 @@ class DiffDriveRobots:
                 set_velocity(body, lin, ang)
             for _ in range(substeps):
                 step()
+
+    def replay_writes(self, n_writes: int) -> None:
+        """The PyBullet calls of ``n_writes`` velocity writes with their pose reads, cycling over the robots (benchmarks)."""
+        get_pose, set_velocity, ids, n = self._get_pose, self._reset_velocity, self.ids, self.n
+        for k in range(n_writes):
+            body = ids[k % n]
+            v, w = self._applied[k % n]
+            get_pose(body)
+            set_velocity(body, (v, 0.0, 0.0), (0.0, 0.0, w))
 
     def replay_reads(self, contact_robot: int | None = None) -> None:
         """The PyBullet reads of one state read-out (benchmarks): every pose and velocity, and one robot's contacts."""

@@ -28,6 +28,7 @@ import numpy as np
 from warehouse_sim.geometry.kinematics import RobotParams
 from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.geometry.paths import wrap_angle
+from warehouse_sim.geometry.reservations import FleetPlanner
 from warehouse_sim.onnx_runtime import OnnxSession
 from warehouse_sim.sim.lidar import Lidar
 from warehouse_sim.sim.robot import MobileBase
@@ -45,13 +46,18 @@ class Move:
         robot: Robot index.
         target: World ``(x, y)`` of the next cell's centre, metres.
         straight: Whether the plan continues straight through that cell.
-        path: The cells of the rest of the plan, from the current cell (waits included).
+        planner: The fleet's planner (holds the robot's plan).
     """
 
     robot: int
     target: tuple[float, float]
     straight: bool
-    path: Sequence[Cell]
+    planner: FleetPlanner
+
+    @property
+    def path(self) -> list[Cell]:
+        """The cells of the rest of the plan, from the current cell (waits included)."""
+        return self.planner.remaining_path(self.robot)
 
 
 @dataclass

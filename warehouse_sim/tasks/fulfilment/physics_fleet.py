@@ -8,6 +8,7 @@ the path controller, or a Navigation policy).
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Callable, Sequence
 
@@ -85,6 +86,8 @@ class PhysicsFleet(FleetExecutor):
         #: (``path``: the plan's cells from the move's start), or None; for calibrating
         #: the fast executor (``training/calibrate_fast.py``).
         self.move_log: Callable[[int, int, int, Sequence[Cell]], None] | None = None
+        #: Velocity writes per control tick over the last simulated hour (what the benchmark floor replays).
+        self._writes: collections.deque[int] = collections.deque(maxlen=36_000)
         self._ticks = 0
         self._move_start: list[tuple[int, tuple[Cell, ...]]] = [(0, ())] * self.n
         self.reset()
@@ -105,6 +108,9 @@ class PhysicsFleet(FleetExecutor):
         self._place_home()
         self._moving[:] = False
         self._last_xy = np.array([self.layout.cell_to_world(*c) for c in self.homes], dtype=float)
+        self._last_poses = np.full((self.n, 4), np.nan)  # nothing rests before the first control tick
+        self._resting = [False] * self.n
+        self._yaw: list[float] | None = None
         self._contacts = set()
         self.driver.reset()
         self._ticks = 0
@@ -116,24 +122,28 @@ class PhysicsFleet(FleetExecutor):
         moved = np.hypot(*(poses[:, :2] - self._last_xy).T)
         self.distance_m += float(moved.sum())
         self._last_xy = poses[:, :2].copy()
+        self._resting = (poses == self._last_poses).all(axis=1).tolist()
+        self._last_poses = poses
         moves: list[Move] = []
+        in_transit = self._in_transit
         for r in range(self.n):
+            if not in_transit[r] and planner.is_idle(r):
+                continue
             x, y = poses[r, 0], poses[r, 1]
             while True:
-                if self._in_transit[r]:
-                    path = planner.remaining_path(r)
-                    target = layout.cell_to_world(*path[1])
-                    straight = len(path) >= 3 and (
-                        (path[1][0] - path[0][0], path[1][1] - path[0][1]) == (path[2][0] - path[1][0], path[2][1] - path[1][1])
-                    )
-                    if driver.arrived(math.hypot(target[0] - x, target[1] - y), straight, len(path) == 2):
+                if in_transit[r]:
+                    here, nxt, after = planner.cell(r), planner.ahead(r, 1), planner.ahead(r, 2)
+                    assert nxt is not None
+                    target = layout.cell_to_world(*nxt)
+                    straight = after is not None and (nxt[0] - here[0], nxt[1] - here[1]) == (after[0] - nxt[0], after[1] - nxt[1])
+                    if driver.arrived(math.hypot(target[0] - x, target[1] - y), straight, after is None):
                         planner.advance(r)
-                        self._in_transit[r] = False
+                        in_transit[r] = False
                         self.moves += 1
                         if self.move_log is not None:
                             self.move_log(r, self._move_start[r][0], self._ticks, self._move_start[r][1])
                         continue
-                    moves.append(Move(r, target, straight, path))
+                    moves.append(Move(r, target, straight, planner))
                     break
                 if planner.is_idle(r):
                     break
@@ -142,7 +152,7 @@ class PhysicsFleet(FleetExecutor):
                 if planner.next_cell(r) == planner.cell(r):  # a planned wait: nothing to drive
                     planner.advance(r)
                     continue
-                self._in_transit[r] = True
+                in_transit[r] = True
                 if self.move_log is not None:
                     self._move_start[r] = (self._ticks, tuple(planner.remaining_path(r)))
         commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves), strict=True))
@@ -150,15 +160,26 @@ class PhysicsFleet(FleetExecutor):
             v, omega = commands.get(r, (0.0, 0.0))
             robots.command_one(r, v, omega)
             self._moving[r] = v != 0.0 or omega != 0.0
+        self._yaw = poses[:, 2].tolist()
         self._ticks += 1
 
     def advance(self) -> None:
-        """One control interval: a velocity write per drive tick, then its physics substeps."""
+        """One control interval: a velocity write per drive tick, then its physics substeps.
+
+        The first drive tick reuses the headings :meth:`control` just read, and robots
+        that have rested since the last tick, with zero velocity written and commanded,
+        are not written again.
+        """
         robots, step, dt = self.robots, self._step, self._drive_dt
-        for _ in range(self._drives_per_control):
-            robots.apply(dt)
+        writes = 0
+        for k in range(self._drives_per_control):
+            if k == 0:
+                writes += robots.apply(dt, yaw=self._yaw, resting=self._resting)
+            else:
+                writes += robots.apply(dt)
             for _ in range(self._substeps_per_drive):
                 step()
+        self._writes.append(writes)
 
     def check(self) -> bool:
         """Count new contacts of moving robots with racks, walls, the station or robots; False on divergence."""
@@ -173,20 +194,24 @@ class PhysicsFleet(FleetExecutor):
         return self.robots.poses()
 
     def bare_physics(self, n_controls: int, check_every: int) -> None:
-        """The PyBullet work of ``n_controls`` control ticks without any task logic (for ``warehouse-sim bench``).
+        """What the physics of ``n_controls`` control ticks needs, and nothing else (the floor of ``warehouse-sim bench``).
 
-        The same velocity writes and substeps, one pose read per robot per control tick
-        and one contact query per robot every ``check_every`` ticks, with the robots'
-        current commands. The physics state is saved before and restored after, so the
-        episode continues where it was (only the robots' acceleration-limited velocities
-        keep the values they slewed to).
+        The physics substeps of those ticks; per control tick as many velocity writes
+        (each with the pose read that gives its heading) as the last ``n_controls`` ticks
+        made (robots that drive; resting ones need none); one contact query per robot
+        every ``check_every`` ticks (the collision count). No controller, driver, plan or
+        job logic. The physics state is saved before and restored after, so the episode
+        continues where it was.
         """
-        client, robots = self.client, self.robots
+        client, robots, step = self.client, self.robots, self._step
+        writes = list(self._writes)[-n_controls:] or [self.n * self._drives_per_control]
         state = client.save_state()
         everyone = list(range(self.n))
+        substeps = self._drives_per_control * self._substeps_per_drive
         for tick in range(1, n_controls + 1):
-            robots.poses()
-            self.advance()
+            robots.replay_writes(writes[tick % len(writes)])
+            for _ in range(substeps):
+                step()
             if tick % check_every == 0:
                 robots.contact_pairs(everyone, self._static)
         client.restore_state(state)
