@@ -159,6 +159,10 @@ class FulfilmentTask(Task):
         self.cum_busy_s = 0.0
         self.last_demand = np.zeros(self.model.n_skus, dtype=np.int64)
         self.physics_error = False
+        # the event clock (fast fidelity): when each robot's job was last advanced, and
+        # robot -> the tick at which its job needs attention next
+        self._last_attended = [0] * self.fleet.n
+        self._due: dict[int, int] = {}
 
     def close(self) -> None:
         """Release the fleet's physics client (idempotent)."""
@@ -242,8 +246,7 @@ class FulfilmentTask(Task):
         jobs, hz, ops = self.jobs, self.scenario.control_hz, self._controls_per_ops
         dt = 1.0 / hz
         end = self._ticks + self._controls_per_epoch
-        last = [self._ticks] * fleet.n  # the tick each robot's job was last advanced at
-        due: dict[int, int] = {}  # robot -> tick its job needs attention at
+        last, due = self._last_attended, self._due
         dispatch_at: int | None = self._ticks  # new put-away work: dispatch at once
         while self._ticks < end:
             k = self._ticks
@@ -257,22 +260,21 @@ class FulfilmentTask(Task):
                     last[r] = k
                 self._record_shipments(shipped)
                 dispatch_at = None
-                self._schedule_jobs(due, last, k)
+                self._schedule_jobs(attend, due, last, k)
                 if jobs.items and any(j is None and fleet.idle(r) for r, j in enumerate(jobs.jobs)):
                     dispatch_at = k + max(1, int(round(_DISPATCH_RETRY_S * hz)))
             fleet.control_at(k)
-            for r in fleet.just_idle:  # the jobs see an arrival at the next tick
-                due[r] = min(due.get(r, k + 1), k + 1)
-            # jump to the next tick at which anything happens (no further than the order minute)
-            nxt = min(
-                t for t in (fleet.next_event(), min(due.values(), default=None), dispatch_at,
-                            (k // ops + 1) * ops, end, self._next_hook(k))
+            # the next tick at which the task must look (no further than the order minute) ...
+            limit = min(
+                t for t in (min(due.values(), default=None), dispatch_at, (k // ops + 1) * ops, end, self._next_hook(k))
                 if t is not None
             )
-            nxt = max(nxt, k + 1)
+            # ... or earlier, after a robot finishes its plan; till then the fleet runs on its own
+            nxt = k + 1 if fleet.just_idle else fleet.run_until(k + 1, max(limit, k + 1))
+            for r in fleet.just_idle:  # the jobs see an arrival at the next tick
+                due[r] = min(due.get(r, nxt), nxt)
             self.busy_s += busy * dt + sum(job is not None for job in jobs.jobs) * dt * (nxt - k - 1)
             self._ticks = nxt
-            fleet.advance_to(nxt)
             if self.on_tick is not None and nxt % self.on_tick_every == 0:
                 self.on_tick()
             if nxt % ops == 0:
@@ -281,12 +283,15 @@ class FulfilmentTask(Task):
                     dispatch_at = nxt
         self.cum_busy_s += self.busy_s
 
-    def _schedule_jobs(self, due: dict[int, int], last: list[int], k: int) -> None:
-        """After the jobs ran at tick ``k``: when each robot's job needs attention next."""
+    def _schedule_jobs(self, robots: list[int], due: dict[int, int], last: list[int], k: int) -> None:
+        """After the jobs of ``robots`` ran at tick ``k``: when each of them needs attention next.
+
+        Only they can have changed in a way that needs a tick (robots dispatched meanwhile
+        are driving, and are seen again when their plan ends).
+        """
         jobs, fleet, hz = self.jobs, self.fleet, self.scenario.control_hz
-        for r, job in enumerate(jobs.jobs):
-            if r in due:
-                continue
+        for r in robots:
+            job = jobs.jobs[r]
             left = jobs.ticks_left(r)
             if left is not None:
                 due[r] = last[r] + left
