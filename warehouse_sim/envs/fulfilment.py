@@ -130,11 +130,18 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         demand_level: Override the demand multiplier.
         shift_hours: Override the shift length (a whole number of epochs).
         epoch_minutes: Override the decision interval (whole minutes).
+        fidelity: ``"physics"`` (PyBullet bodies, contacts and a path controller at
+            ``control_hz``) or ``"fast"`` (the same planner, reservations and job state
+            machines, each cell move taking its calibrated ``move_seconds`` on an event
+            clock; no PyBullet; needs a scenario with ``move_seconds``, the ``"planner"``
+            driver and no GUI; see :mod:`warehouse_sim.tasks.fulfilment.fast_fleet`).
         driver: Who drives the robots along their planned cells: ``"planner"`` (a path
             controller) or ``"policy:PATH.onnx"`` (an exported Navigation-v0 policy fed
             each robot's own lidar, goal and route hint; see
             :mod:`warehouse_sim.tasks.fulfilment.drivers`).
-        render_mode: ``None``, ``"human"`` (PyBullet GUI) or ``"rgb_array"`` (top-down view).
+        render_mode: ``None``, ``"human"`` (PyBullet GUI, physics fidelity only; a fast
+            instance's ``metadata["render_modes"]`` lists ``"rgb_array"`` alone) or
+            ``"rgb_array"`` (top-down view).
         frame_interval_s: ``rgb_array`` only: simulated seconds between the frames
             captured during a step (:meth:`recent_frames`, what ``warehouse-sim view
             --record`` films), at least one control tick.
@@ -184,6 +191,8 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
             raise ValueError(f"fidelity must be 'physics' or 'fast', got {fidelity!r}")
         if fidelity == "fast" and render_mode == "human":
             raise ValueError("render_mode='human' opens the PyBullet GUI: it needs fidelity='physics'")
+        if fidelity == "fast":  # no physics, no GUI: what this instance can render
+            self.metadata = {**self.metadata, "render_modes": ["rgb_array"]}
         self.fidelity = fidelity
         self.task: FulfilmentTask = FulfilmentTask(
             scenario, fidelity=fidelity, gui=render_mode == "human", driver=driver  # type: ignore[arg-type]

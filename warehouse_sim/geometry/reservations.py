@@ -226,17 +226,22 @@ class FleetPlanner:
         vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
         size = self._size
         t_max = t0 + self.horizon
+        max_expansions = self.max_expansions
+        # Heap order: f = steps so far + remaining distance, then deeper nodes first, then
+        # first pushed first, packed in one integer (depth <= horizon + 1, pushes <= 5 per
+        # expansion) so that the heap compares ints, not tuples.
+        depths, pushes = self.horizon + 2, 5 * max_expansions + 6
         counter = 0
         push, pop = heapq.heappush, heapq.heappop
-        open_heap: list[tuple[int, int, int, int, int]] = [(h[start], 0, counter, start, t0)]
         # search nodes (cell, step) keyed as step * size + cell, like the reservations; a node
         # enters the heap once (when it gets its parent), so every pop is a new expansion
-        parent: dict[int, int] = {t0 * size + start: -1}
+        start_node = t0 * size + start
+        open_heap: list[tuple[int, int]] = [((h[start] * depths + depths - 1) * pushes, start_node)]
+        parent: dict[int, int] = {start_node: -1}
         expansions = 0
-        max_expansions = self.max_expansions
         while open_heap:
-            _, _, _, cell, t = pop(open_heap)
-            node = t * size + cell
+            node = pop(open_heap)[1]
+            t, cell = divmod(node, size)
             if cell == goal and t >= goal_free_from:
                 path = [cell]
                 node = parent[node]
@@ -268,8 +273,8 @@ class FleetPlanner:
                     continue
                 parent[key] = node
                 counter += 1
-                # f = steps so far + remaining distance; deeper nodes first on ties.
-                push(open_heap, (nt - t0 + h[nxt], -nt, counter, nxt, nt))
+                depth = nt - t0
+                push(open_heap, (((depth + h[nxt]) * depths + depths - 1 - depth) * pushes + counter, key))
         return None
 
     def _distances(self, goal: int) -> list[int]:
