@@ -77,6 +77,52 @@ def resolve_model_path(path: str | Path) -> Path:
     return path / "model.zip" if path.is_dir() else path
 
 
+def load_normalizer(path: str | Path, observation_space: Any) -> Any:
+    """Load ``VecNormalize`` statistics saved by SB3 and check they fit ``observation_space``.
+
+    Unpickling a damaged file can raise almost anything (``ModuleNotFoundError``,
+    ``MemoryError``, ``OverflowError``, ...): every failure is one
+    :class:`~warehouse_sim.onnx_runtime.PolicyLoadError`. The file must be trusted
+    (pickle runs code): only load statistics you or your training runs wrote.
+
+    Args:
+        path: ``vecnormalize.pkl``.
+        observation_space: The model's observation space (the statistics' shape).
+
+    Returns:
+        The ``VecNormalize`` (no venv attached), training mode off.
+
+    Raises:
+        PolicyLoadError: for a corrupt file, another kind of object, or statistics of
+            another shape or with non-finite values.
+    """
+    import pickle
+
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            normalizer = pickle.load(f)  # noqa: S301 - SB3's own format for VecNormalize
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle raises anything
+        raise PolicyLoadError(f"corrupt normalisation statistics {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(normalizer, VecNormalize):
+        raise PolicyLoadError(f"{path} holds a {type(normalizer).__name__}, not VecNormalize statistics")
+    if normalizer.norm_obs:
+        rms: Any = normalizer.obs_rms
+        try:
+            mean, var = np.asarray(rms.mean, dtype=np.float64), np.asarray(rms.var, dtype=np.float64)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise PolicyLoadError(f"corrupt normalisation statistics {path}: {exc}") from None
+        shape = getattr(observation_space, "shape", None)
+        if mean.shape != shape or var.shape != shape:
+            raise PolicyLoadError(f"{path} normalises observations of shape {mean.shape}, the model takes {shape}")
+        if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all()):
+            raise PolicyLoadError(f"{path} holds non-finite or negative normalisation statistics")
+    normalizer.training = False
+    return normalizer
+
+
 def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[Any, Any | None]:
     """Load an SB3 model and the ``VecNormalize`` saved next to it (or ``None``).
 
@@ -91,26 +137,21 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
     Raises:
         FileNotFoundError: if the model does not exist.
         PolicyLoadError: if it (or its statistics file) is corrupt.
+        warehouse_sim._optional.MissingExtraError: without the ``train`` extra.
     """
-    import pickle
+    from warehouse_sim._optional import require_extra
 
+    require_extra("train", "stable_baselines3", "torch", *(("sb3_contrib",) if algo == "qrdqn" else ()))
     path = resolve_model_path(model_path)
     algo = algo or detect_algo(path)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=NSTEP_LOAD_WARNING)
             model = algo_class(algo).load(path, device="cpu")
-    except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise PolicyLoadError(f"cannot load {algo} model {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or pickle raises anything
+        raise PolicyLoadError(f"cannot load {algo} model {path}: {type(exc).__name__}: {exc}") from None
     stats = path.parent / VECNORMALIZE_FILE
-    normalizer = None
-    if stats.is_file():
-        try:
-            with stats.open("rb") as f:
-                normalizer = pickle.load(f)  # noqa: S301 - SB3's own format for VecNormalize
-        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
-            raise PolicyLoadError(f"corrupt normalisation statistics {stats}: {exc}") from None
-        normalizer.training = False
+    normalizer = load_normalizer(stats, model.observation_space) if stats.is_file() else None
     return model, normalizer
 
 
