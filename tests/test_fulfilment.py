@@ -397,3 +397,25 @@ def test_default_warehouse_random_shift_keeps_moving_and_balances(seed: int) -> 
         last_distance = info["distance_m"]
     assert total * task.ops_scenario.reward_scale == pytest.approx(info["cumulative"]["profit"], rel=1e-9, abs=1e-6)
     env.close()
+
+
+def test_fill_rate_per_epoch_is_the_share_of_that_epochs_demand_served_in_it() -> None:
+    # Issue 15 item 25: the per-period fill_rate reached 1.78 (sales this epoch over demand this epoch,
+    # while sales serve orders from earlier epochs).
+    env = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny")
+    try:
+        env.reset(seed=0)
+        rates, more_sales_than_demand = [], 0
+        for _ in range(8):
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            period = info["period"]
+            rates.append(period["fill_rate"])
+            more_sales_than_demand += int(period["sales"].sum() > period["demand"].sum())
+            if terminated or truncated:
+                break
+        assert more_sales_than_demand > 0  # sales / demand would exceed 1 in some epoch
+        assert all(0.0 <= r <= 1.0 for r in rates)
+        cumulative = info["cumulative"]
+        assert cumulative["fill_rate"] == pytest.approx(cumulative["sales"].sum() / cumulative["demand"].sum())
+    finally:
+        env.close()
