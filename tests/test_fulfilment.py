@@ -258,6 +258,35 @@ def test_scenario_validators_name_the_field(patch: dict[str, Any], name: str) ->
         warehouse_scenario_from_dict(data)
 
 
+@pytest.mark.parametrize(
+    ("patch", "name"),
+    [
+        ({"demand_level": 1.0e25}, "demand_level"),
+        ({"demand_level": 999.0, "epoch_minutes": 60, "shift_hours": 2}, r"demand_level 999 x epoch, per epoch\); at most 100,000"),
+        ({"shift_hours": 1.0e20}, "shift_hours"),
+        ({"n_robots": 10**9}, "n_robots"),
+        ({"physics_hz": 10**7}, "physics_hz"),
+        ({"pick_seconds": 1.0e12}, "pick_seconds"),
+        ({"late_penalty": 1.0e300}, "late_penalty"),
+        ({"carry_units": 10**20}, "carry_units"),
+        ({"express_due_minutes": 1.0e30}, "express_due_minutes"),
+    ],
+)
+def test_out_of_bounds_warehouse_values_fail_at_load_naming_field_and_file(patch: dict[str, Any], name: str, tmp_path) -> None:  # noqa: ANN001
+    # Issue 15 item 10, the warehouse scenario: demand_level 1e25 failed at the first step ("lam value too large").
+    import yaml
+
+    from warehouse_sim.assets import asset_path
+    from warehouse_sim.tasks.fulfilment import load_warehouse_scenario
+
+    data = yaml.safe_load(asset_path("scenarios/warehouse-small.yaml").read_text())
+    path = tmp_path / "red-team.yaml"
+    path.write_text(yaml.safe_dump({**data, **patch}))
+    with pytest.raises(ValueError, match=name) as exc:
+        load_warehouse_scenario(path)
+    assert str(path) in str(exc.value)
+
+
 def test_invalid_actions_raise_and_change_nothing() -> None:
     env = _make(scenario="warehouse-tiny")
     with pytest.raises(gym.error.ResetNeeded):
