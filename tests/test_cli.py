@@ -168,7 +168,7 @@ def test_policy_file_errors_write_nothing(exported: Path, tmp_path: Path, capsys
     corrupt = tmp_path / "c.onnx"
     corrupt.write_bytes(b"\x00garbage")
     (tmp_path / "c.json").write_text((exported / "dqn.json").read_text())
-    assert "corrupt ONNX" in _error([*base, "--policy", str(corrupt), "--env-kwargs", '{"continuous": false}'], capsys)
+    assert "does not match its sidecar" in _error([*base, "--policy", str(corrupt), "--env-kwargs", '{"continuous": false}'], capsys)
     truncated = tmp_path / "t.zip"
     truncated.write_bytes((exported / "run" / "model.zip").read_bytes()[:300])
     assert "t.zip" in _error([*base, "--policy", str(truncated)], capsys)
@@ -330,9 +330,9 @@ def test_envs_lists_each_id_with_a_description_readable_spaces_and_its_baselines
     assert len(blocks) == 4
     nav = next(b for b in blocks if b.startswith("Navigation-v0"))
     assert "Drive a differential-drive robot" in nav and "Box(24,) float32 in [-1, 1]" in nav
-    assert "continuous=False: Discrete(7)" in nav and "baseline:astar" in nav and "baseline:random" in nav
+    assert "continuous=False: Discrete(7)" in nav and "baselines    astar, random  (as --policy baseline:NAME)" in nav
     ful = next(b for b in blocks if b.startswith("Fulfilment-v0"))
-    assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "baseline:heuristic, baseline:horizon" in ful
+    assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "heuristic, horizon, random" in ful
     assert all(len(line) <= 120 for line in out.splitlines())
 
 

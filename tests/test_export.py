@@ -137,6 +137,9 @@ def test_space_mismatch_and_corrupt_files_are_clear_errors(runs: dict[str, Path]
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"not an onnx graph")
     (tmp_path / "corrupt.json").write_text((tmp_path / "dqn.json").read_text())
+    with pytest.raises(PolicyLoadError, match="does not match its sidecar"):
+        OnnxPolicy(corrupt)
+    _with_sidecar_hash(corrupt)  # the bytes as exported, and still no graph
     with pytest.raises(PolicyLoadError, match="corrupt ONNX"):
         OnnxPolicy(corrupt)
     (tmp_path / "dqn.json").write_text("{")

@@ -81,7 +81,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             discrete.close()
         baselines = sorted(name for name, spec in BASELINES.items() if env_id in spec.env_ids or not spec.env_ids)
         print(f"{env_id}\n  {summary}\n  observation  {observation}\n  action       {action}")
-        print(f"  baselines    {', '.join(f'baseline:{b}' for b in baselines)}")
+        print(f"  baselines    {', '.join(baselines)}  (as --policy baseline:NAME)")
     return 0
 
 

@@ -108,19 +108,45 @@ def load_normalizer(path: str | Path, observation_space: Any) -> Any:
         raise PolicyLoadError(f"corrupt normalisation statistics {path}: {type(exc).__name__}: {exc}") from None
     if not isinstance(normalizer, VecNormalize):
         raise PolicyLoadError(f"{path} holds a {type(normalizer).__name__}, not VecNormalize statistics")
-    if normalizer.norm_obs:
-        rms: Any = normalizer.obs_rms
-        try:
-            mean, var = np.asarray(rms.mean, dtype=np.float64), np.asarray(rms.var, dtype=np.float64)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise PolicyLoadError(f"corrupt normalisation statistics {path}: {exc}") from None
-        shape = getattr(observation_space, "shape", None)
-        if mean.shape != shape or var.shape != shape:
-            raise PolicyLoadError(f"{path} normalises observations of shape {mean.shape}, the model takes {shape}")
-        if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all()):
-            raise PolicyLoadError(f"{path} holds non-finite or negative normalisation statistics")
+    problem = _normalizer_problem(vars(normalizer), getattr(observation_space, "shape", None))
+    if problem is not None:
+        raise PolicyLoadError(f"corrupt normalisation statistics {path}: {problem}")
     normalizer.training = False
     return normalizer
+
+
+#: Attributes ``VecNormalize.normalize_obs`` reads (a missing one sends its ``__getattr__`` into a recursion).
+_NORMALIZER_FIELDS = ("norm_obs", "obs_rms", "clip_obs", "epsilon", "training")
+
+
+def _normalizer_problem(state: dict[str, Any], shape: tuple[int, ...] | None) -> str | None:
+    """What is wrong with an unpickled ``VecNormalize``'s attributes, or ``None``."""
+    missing = [name for name in _NORMALIZER_FIELDS if name not in state]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not isinstance(state["norm_obs"], bool):
+        return f"norm_obs is {state['norm_obs']!r}"
+    clip, epsilon = state["clip_obs"], state["epsilon"]
+    if not (isinstance(clip, (int, float)) and np.isfinite(clip) and clip > 0):
+        return f"clip_obs is {clip!r}"
+    if not (isinstance(epsilon, (int, float)) and np.isfinite(epsilon) and epsilon >= 0):
+        return f"epsilon is {epsilon!r}"
+    if not state["norm_obs"]:
+        return None
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+    if not isinstance(state["obs_rms"], RunningMeanStd):
+        return f"obs_rms is a {type(state['obs_rms']).__name__}"
+    try:
+        mean = np.asarray(state["obs_rms"].mean, dtype=np.float64)
+        var = np.asarray(state["obs_rms"].var, dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - a damaged object may fail in any way
+        return f"{type(exc).__name__}: {exc}"
+    if mean.shape != shape or var.shape != shape:
+        return f"statistics of shape {mean.shape}, the model takes observations of shape {shape}"
+    if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all()):
+        return "non-finite or negative statistics"
+    return None
 
 
 def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[Any, Any | None]:
