@@ -175,3 +175,47 @@ def test_fulfilment_frames_are_captured_only_when_rendering_rgb_arrays() -> None
     plain.close()
     with pytest.raises(ValueError, match="frame_interval_s"):
         gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny", frame_interval_s=0)
+
+
+@pytest.mark.parametrize("env_id", ["warehouse_sim/Fulfilment-v0", NAV, "warehouse_sim/Picking-v0"])
+def test_the_camera_frames_each_envs_whole_scene(env_id: str) -> None:
+    # Issue 15 item 22: the GUI camera was framed only for envs with a `layout` (Fulfilment: one corner, mostly sky).
+    import gymnasium as gym
+
+    from warehouse_sim.sim.overlay import scene_bounds
+    from warehouse_sim.view import _physics_client
+
+    env = gym.make(env_id)
+    try:
+        env.reset(seed=0)
+        low, high = scene_bounds(_physics_client(env))
+        layout = getattr(env.unwrapped, "layout", None)
+        if layout is not None:  # the floor and its walls, not an infinite ground plane
+            width, depth = layout.size
+            assert -1.5 <= low[0] <= 0.0 and width <= high[0] <= width + 1.5
+            assert -1.5 <= low[1] <= 0.0 and depth <= high[1] <= depth + 1.5
+        else:  # the pick station: arm, shelf and tote, not the spare items parked under the floor
+            assert (high - low)[:2].max() < 2.0 and high[2] < 2.0
+    finally:
+        env.close()
+
+
+@pytest.mark.gui
+@needs_display
+def test_the_live_view_points_the_gui_camera_at_the_scene() -> None:
+    code = (
+        "import gymnasium as gym, numpy as np, warehouse_sim\n"
+        "from warehouse_sim.sim.client import bullet_of\n"
+        "from warehouse_sim.sim.overlay import scene_bounds\n"
+        "from warehouse_sim.view import _PhysicsSink, _physics_client\n"
+        "env = gym.make('warehouse_sim/Fulfilment-v0', scenario='warehouse-tiny', render_mode='human')\n"
+        "env.reset(seed=0)\n"
+        "_PhysicsSink(env, 4.0, live=True)\n"
+        "low, high = scene_bounds(_physics_client(env))\n"
+        "target = np.array(bullet_of(_physics_client(env)).getDebugVisualizerCamera()[11])\n"
+        "assert np.allclose(target[:2], (low[:2] + high[:2]) / 2, atol=0.01), (target, low, high)\n"
+        "env.close()\n"
+        "print('framed')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("framed"), out.stderr
