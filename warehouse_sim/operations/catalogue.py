@@ -15,15 +15,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim._yaml import read_yaml
 from warehouse_sim.assets import asset_path
 
+T = TypeVar("T")
 Mode = Literal["lost_sales", "backorder"]
 MODES: tuple[str, ...] = ("lost_sales", "backorder")
 
@@ -329,8 +330,8 @@ def read_scenario_yaml(name_or_path: str | Path) -> Any:
     return read_yaml(scenario_file(name_or_path), what="scenario")
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a scenario by name (``assets/scenarios/<name>.yaml``) or from a YAML file path.
+def load_scenario_file(name_or_path: str | Path, build: Callable[[Any], T]) -> T:
+    """Read the scenario file named ``name_or_path`` (see :func:`scenario_file`) and ``build`` it from the parsed data.
 
     Raises:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
@@ -339,6 +340,16 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     path = scenario_file(name_or_path)
     data = read_scenario_yaml(path)
     try:
-        return scenario_from_dict(data)
+        return build(data)
     except ValueError as exc:
         raise ValueError(f"scenario {path}: {exc}") from None
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a scenario by name (``assets/scenarios/<name>.yaml``) or from a YAML file path.
+
+    Raises:
+        FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
+        ValueError: for malformed YAML or an invalid field; the message names the file and the field.
+    """
+    return load_scenario_file(name_or_path, scenario_from_dict)

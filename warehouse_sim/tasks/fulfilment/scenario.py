@@ -23,8 +23,7 @@ from warehouse_sim.operations.catalogue import (
     MAX_ORDER,
     Scenario,
     check_demand_rate,
-    read_scenario_yaml,
-    scenario_file,
+    load_scenario_file,
     scenario_from_dict,
 )
 
@@ -172,9 +171,4 @@ def load_warehouse_scenario(name_or_path: str | Path) -> WarehouseScenario:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
         ValueError: for malformed YAML or an invalid field; the message names the file and the field.
     """
-    path = scenario_file(name_or_path)
-    data = read_scenario_yaml(path)
-    try:
-        return warehouse_scenario_from_dict(data)
-    except ValueError as exc:
-        raise ValueError(f"scenario {path}: {exc}") from None
+    return load_scenario_file(name_or_path, warehouse_scenario_from_dict)
