@@ -251,26 +251,34 @@ def export_onnx(
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
         _verify(tmp_onnx, actor, model.observation_space, model.action_space)
-        metadata = {
-            "format": SIDECAR_FORMAT,
-            "format_version": SIDECAR_VERSION,
-            "env_id": env_id,
-            "env_kwargs": kwargs,
-            "algo": algo,
-            "observation_space": space_to_dict(model.observation_space),
-            "action_space": space_to_dict(model.action_space),
-            "normalization": normalisation,
-            "input_name": INPUT_NAME,
-            "output_name": OUTPUT_NAME,
-            "opset": OPSET,
-            "onnx_sha256": sha256_file(tmp_onnx),
-            "source": {"path": str(model_path), "sha256": sha256_file(model_path)},
-            "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": versions("stable_baselines3", "torch", "onnx", "onnxruntime"),
-        }
+        metadata = _sidecar(model, algo, env_id, kwargs, normalisation, onnx=tmp_onnx, source=model_path)
     side = sidecar_path(out_path)
     write_json_atomic(side, metadata)
     return ExportResult(out_path, side, metadata)
+
+
+def _sidecar(
+    model: Any, algo: str, env_id: str, env_kwargs: dict[str, Any], normalisation: dict[str, Any] | None, *,
+    onnx: Path, source: Path,
+) -> dict[str, Any]:
+    """The sidecar of an export (see :mod:`warehouse_sim.onnx_runtime` for its format)."""
+    return {
+        "format": SIDECAR_FORMAT,
+        "format_version": SIDECAR_VERSION,
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "algo": algo,
+        "observation_space": space_to_dict(model.observation_space),
+        "action_space": space_to_dict(model.action_space),
+        "normalization": normalisation,
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "opset": OPSET,
+        "onnx_sha256": sha256_file(onnx),
+        "source": {"path": str(source), "sha256": sha256_file(source)},
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": versions("stable_baselines3", "torch", "onnx", "onnxruntime"),
+    }
 
 
 def _check_env_fits(model: Any, env_id: str, env_kwargs: Mapping[str, Any]) -> None:

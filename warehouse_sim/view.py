@@ -132,36 +132,47 @@ def fulfilment_frame(frame: np.ndarray, sim_s: float, kpis: Mapping[str, Any], e
         sim_s: Simulated seconds since the shift started.
         kpis: The frame's KPIs (``recent_frames()``), with ``"operations"`` (``frame_state()``).
         env: The env (its task's SKU classes and price levels, the model's capacities).
+
+    Returns:
+        ``(height, width + PANEL_WIDTH, 3)`` uint8 RGB.
     """
     from PIL import Image, ImageDraw
 
-    from warehouse_sim.sim.render import JOB_RGB
-
     base: Any = env.unwrapped
-    task, state = base.task, kpis["operations"]
     image = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
     panel = Image.new("RGB", (PANEL_WIDTH, max(image.height, 430)), _PANEL_RGB)
     draw = ImageDraw.Draw(panel)
-    big, font, small = _font(17), _font(14), _font(12)
-    shift_s = base.scenario.shift_hours * 3600.0
-    y = 8
-    draw.text((10, y), f"shift clock {_clock(sim_s)} / {_clock(shift_s)}", fill=_TEXT_RGB, font=big)
-    y += 28
-    draw.text((10, y), f"profit so far  {plain(float(state['profit']))}", fill=_TEXT_RGB, font=big)
-    y += 28
-    draw.text((10, y), f"orders shipped {kpis['orders_shipped']:,}   late {kpis['orders_late']:,}   open {kpis['backlog']:,}",
-              fill=_TEXT_RGB, font=font)
-    y += 24
-    jobs = list(state["robot_jobs"])
-    x = 10
+    y = _draw_business(draw, sim_s, base.scenario.shift_hours * 3600.0, kpis)
+    _draw_stock_classes(draw, y, base, kpis["operations"])
+    out = Image.new("RGB", (image.width + PANEL_WIDTH, panel.height), _PANEL_RGB)
+    out.paste(image, (0, 0))
+    out.paste(panel, (image.width, 0))
+    return np.asarray(out)
+
+
+def _draw_business(draw: Any, sim_s: float, shift_s: float, kpis: Mapping[str, Any]) -> int:
+    """The panel's top: clock, profit so far, orders, robots by job (with their floor colours); returns the next y."""
+    from warehouse_sim.sim.render import JOB_RGB
+
+    big, font = _font(17), _font(14)
+    state = kpis["operations"]
+    draw.text((10, 8), f"shift clock {_clock(sim_s)} / {_clock(shift_s)}", fill=_TEXT_RGB, font=big)
+    draw.text((10, 36), f"profit so far  {plain(float(state['profit']))}", fill=_TEXT_RGB, font=big)
+    orders = f"orders shipped {kpis['orders_shipped']:,}   late {kpis['orders_late']:,}   open {kpis['backlog']:,}"
+    draw.text((10, 64), orders, fill=_TEXT_RGB, font=font)
+    jobs, x, y = list(state["robot_jobs"]), 10, 88
     for kind, label in (("pick", "pick"), ("putaway", "put-away"), ("idle", "idle")):
         draw.rectangle((x, y + 3, x + 10, y + 13), fill=JOB_RGB[kind])
         text = f"{label} {jobs.count(kind)}"
         draw.text((x + 14, y), text, fill=_TEXT_RGB, font=font)
         x += 24 + int(draw.textlength(text, font=font))
-    y += 26
-    draw.line((10, y, PANEL_WIDTH - 10, y), fill=_DIM_RGB)
-    y += 8
+    draw.line((10, y + 26, PANEL_WIDTH - 10, y + 26), fill=_DIM_RGB)
+    return y + 34
+
+
+def _draw_stock_classes(draw: Any, y: int, base: Any, state: Mapping[str, Any]) -> None:
+    """Per SKU class: its price level among its levels, and a stock bar (on hand, dock, on order, capacity)."""
+    task, font, small = base.task, _font(14), _font(12)
     skus = base.model.scenario.skus
     capacity = np.array([s.capacity if s.capacity is not None else 2 * max(s.order_quantities) for s in skus])
     for k in range(task.n_classes):
@@ -174,19 +185,14 @@ def fulfilment_frame(frame: np.ndarray, sim_s: float, kpis: Mapping[str, Any], e
         for i in range(levels):  # the price level in force among the class's levels, lowest first
             cx = 220 + 14 * i
             draw.ellipse((cx, y + 4, cx + 9, y + 13), outline=_TEXT_RGB, fill=_TEXT_RGB if i == level else None)
-        y += 20
-        _stock_bar(draw, (10, y, PANEL_WIDTH - 10, y + 14), on_hand, dock, on_order, cap)
-        y += 18
-        draw.text((10, y), f"on hand {on_hand:,} · dock {dock:,} · on order {on_order:,} / cap {cap:,}", fill=_DIM_RGB, font=small)
-        y += 24
+        _stock_bar(draw, (10, y + 20, PANEL_WIDTH - 10, y + 34), on_hand, dock, on_order, cap)
+        text = f"on hand {on_hand:,} · dock {dock:,} · on order {on_order:,} / cap {cap:,}"
+        draw.text((10, y + 38), text, fill=_DIM_RGB, font=small)
+        y += 62
     for colour, label in ((_STOCK_RGB, "on hand"), (_DOCK_RGB, "in the dock"), (_ORDER_RGB, "on order")):
         draw.rectangle((10, y + 3, 20, y + 13), fill=colour)
         draw.text((24, y), label, fill=_DIM_RGB, font=small)
         y += 16
-    out = Image.new("RGB", (image.width + PANEL_WIDTH, panel.height), _PANEL_RGB)
-    out.paste(image, (0, 0))
-    out.paste(panel, (image.width, 0))
-    return np.asarray(out)
 
 
 def _stock_bar(draw: Any, box: tuple[int, int, int, int], on_hand: int, dock: int, on_order: int, capacity: int) -> None:
