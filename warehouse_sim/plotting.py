@@ -127,7 +127,7 @@ def draw_inventory(
     """
     fig.clear()
     axes = fig.subplots(len(INVENTORY_SERIES) + 1, 1, sharex=True, squeeze=False)[:, 0]
-    for (label, trace), style in zip(traces, _STYLES, strict=False):
+    for run, ((label, trace), style) in enumerate(zip(traces, _STYLES, strict=False)):
         periods = np.arange(1, len(trace) + 1)
         for ax, (key, ylabel) in zip(axes, INVENTORY_SERIES, strict=False):
             values = np.array([np.atleast_1d(r["info"]["period"][key]) for r in trace], dtype=np.float64)
@@ -136,12 +136,15 @@ def draw_inventory(
                 names = ["mean over SKUs" if key == "price" else "all SKUs"]
             else:
                 names = [f"SKU {i}" for i in range(values.shape[1])]
-            for column, sku, colour in zip(values.T, names, _COLOURS, strict=False):
+            # One series per run: a colour per run; several SKUs: a colour per SKU, the run by line style.
+            colours = _COLOURS[run:] if values.shape[1] == 1 else _COLOURS
+            for column, sku, colour in zip(values.T, names, colours, strict=False):
                 kind = {"drawstyle": "steps-post"} if key in ("on_hand", "on_order", "price") else {}
-                ax.plot(periods, column, color=colour, label=f"{sku} ({label})" if len(traces) > 1 else sku, **style, **kind)
+                shown = f"{sku} ({short_label(label)})" if len(traces) > 1 else sku
+                ax.plot(periods, column, color=colour, label=shown, **style, **kind)
             ax.set_ylabel(ylabel, fontsize=8)
         profit = [float(r["info"]["cumulative"]["profit"]) for r in trace]
-        axes[-1].plot(periods, profit, color="black", label=label, **style)
+        axes[-1].plot(periods, profit, color="black", label=short_label(label), **style)
     for ax in axes[:-1]:
         if len(ax.get_lines()) > 1:
             ax.legend(fontsize=6, loc="upper right", ncol=2)
@@ -149,6 +152,12 @@ def draw_inventory(
     axes[-1].axhline(0.0, color="grey", lw=0.6)
     axes[-1].legend(fontsize=7, loc="upper left")
     axes[-1].set_xlabel(period_label)
+
+
+def short_label(label: str) -> str:
+    """A legend label: a policy file as its last two path parts (``dqn-inventory/policy.onnx``), anything else as is."""
+    path = Path(label)
+    return str(Path(*path.parts[-2:])) if len(path.parts) > 2 else label
 
 
 def _plot_navigation(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any, Any]) -> Figure:
@@ -166,10 +175,10 @@ def _plot_navigation(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any
     for (label, run), style, colour in zip(runs, _STYLES, ("tab:blue", "tab:orange"), strict=False):
         trace = run.trace or []
         poses = np.array([r["pose"][:2] for r in trace], dtype=np.float64)
-        ax_map.plot(poses[:, 0], poses[:, 1], color=colour, label=label, **style)
+        ax_map.plot(poses[:, 0], poses[:, 1], color=colour, label=short_label(label), **style)
         ax_map.plot(*poses[0], "o", color="tab:green")
         t = np.arange(1, len(trace) + 1) * float(getattr(nav, "sim_seconds_per_step", 1.0))
-        ax_dist.plot(t, np.linalg.norm(poses - goal, axis=1), color=colour, label=label, **style)
+        ax_dist.plot(t, np.linalg.norm(poses - goal, axis=1), color=colour, label=short_label(label), **style)
     ax_map.plot(*goal, "*", color="tab:red", ms=12, label="goal")
     ax_map.set_xlabel("x (m)")
     ax_map.set_ylabel("y (m)")
@@ -186,8 +195,8 @@ def _plot_generic(runs: Sequence[tuple[str, EpisodeResult]]) -> Figure:
     for (label, run), style in zip(runs, _STYLES, strict=False):
         rewards = np.array([r["reward"] for r in run.trace or []])
         t = np.arange(1, len(rewards) + 1)
-        axes[0].plot(t, rewards, label=label, **style)
-        axes[1].plot(t, np.cumsum(rewards), label=label, **style)
+        axes[0].plot(t, rewards, label=short_label(label), **style)
+        axes[1].plot(t, np.cumsum(rewards), label=short_label(label), **style)
     axes[0].set_ylabel("reward")
     axes[1].set_ylabel("return so far")
     axes[1].set_xlabel("step")
