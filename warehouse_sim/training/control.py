@@ -101,7 +101,7 @@ class StopRequest:
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: installed outside Python
         self._previous.clear()
 
     @contextlib.contextmanager
