@@ -331,9 +331,10 @@ def test_a_resumed_run_ends_at_the_total_and_repeats_no_checkpoint_or_evaluation
     checkpoints = [p.name for p in list_checkpoints(full.run_dir / "checkpoints")]
     assert reference == sorted(set(reference)) and reference[0] == 200
     killed = tmp_path / "killed"
-    _killed_copy(full.run_dir, killed, keep_checkpoint=0)
+    checkpoint = _killed_copy(full.run_dir, killed, keep_checkpoint=0)
     resumed = resume(killed)
     assert resumed.timesteps == 1_200  # exactly the uninterrupted total
+    assert resumed.wall_time_s > json.loads((checkpoint / "state.json").read_text())["wall_time_s"]  # sessions add up
     timesteps = [e["timesteps"] for e in _evaluations(killed)]
     assert timesteps == reference  # the evaluations of the discarded steps are gone, none twice, in order
     from stable_baselines3 import DQN

@@ -259,21 +259,13 @@ def _session(
     with StopRequest() as stop:
         try:
             venv = make_vec_env(config, run_dir=run_dir, seed=seed + 1_000 * session, session=session)
-            eval_env = gym.make(config.env_id, **dict(config.env_kwargs))
             try:
-                if checkpoint is None:
-                    model, wall_offset = _new_model(config, venv, run_dir, seed, options), 0.0
-                else:
-                    model, wall_offset = _restore_model(config, venv, run_dir, checkpoint, seed + 1_000 * session)
-                wall_time = _learn(model, config, run_dir, eval_env, stop, options, warm_started=checkpoint is None)
-                wall_time += wall_offset
-                if stop.requested:
-                    if stop.checkpoint is None:  # learning had ended before a callback could save
-                        _checkpoint_now(model, run_dir, wall_time)
-                    raise TrainingInterrupted(stop.signal_name or "SIGINT")
-                return _finish(model, config, run_dir, eval_env, wall_time)
+                eval_env = gym.make(config.env_id, **dict(config.env_kwargs))
+                try:
+                    return _create_learn_finish(config, run_dir, venv, eval_env, checkpoint, seed, session, stop, options)
+                finally:
+                    eval_env.close()
             finally:
-                eval_env.close()
                 venv.close()
         except TrainingInterrupted as exc:
             latest = list_checkpoints(run_dir / CHECKPOINTS_DIR)
@@ -282,6 +274,23 @@ def _session(
                 exc.signal_name, run_dir=run_dir, checkpoint=resume_from,
                 timesteps=int(resume_from.name) if resume_from else 0, total=config.n_timesteps,
             ) from None
+
+
+def _create_learn_finish(
+    config: TrainConfig, run_dir: Path, venv: Any, eval_env: gym.Env[Any, Any], checkpoint: Path | None, seed: int,
+    session: int, stop: StopRequest, options: _Options,
+) -> TrainResult:
+    """Create (and warm-start) or restore the model, learn, then finish, or checkpoint and raise on a stop request."""
+    if checkpoint is None:
+        model, wall_offset = _new_model(config, venv, run_dir, seed, options), 0.0
+    else:
+        model, wall_offset = _restore_model(config, venv, run_dir, checkpoint, seed + 1_000 * session)
+    wall_time = _learn(model, config, run_dir, eval_env, stop, options, wall_offset_s=wall_offset, warm_started=checkpoint is None)
+    if stop.requested:
+        if stop.checkpoint is None:  # learning had ended before a callback could save
+            _checkpoint_now(model, run_dir, wall_time)
+        raise TrainingInterrupted(stop.signal_name or "SIGINT")
+    return _finish(model, config, run_dir, eval_env, wall_time)
 
 
 def _record_session(
@@ -417,12 +426,12 @@ def _restore_model(config: TrainConfig, venv: Any, run_dir: Path, checkpoint: Pa
 
 def _learn(
     model: Any, config: TrainConfig, run_dir: Path, eval_env: gym.Env[Any, Any], stop: StopRequest, options: _Options,
-    *, warm_started: bool,
+    *, wall_offset_s: float, warm_started: bool,
 ) -> float:
-    """Learn up to ``config.n_timesteps`` with the run's callbacks; return this session's wall time (s)."""
+    """Learn up to ``config.n_timesteps`` with the run's callbacks; return the run's wall time (s, all sessions)."""
     from warehouse_sim.training.callbacks import CheckpointCallback, KpiEvalCallback, ProgressCallback, WallClock
 
-    clock = WallClock()
+    clock = WallClock(wall_offset_s)
     callbacks: list[Any] = [
         CheckpointCallback(run_dir, every=config.checkpoint_freq, on_policy=config.algo == "ppo", clock=clock, stop=stop)
     ]
