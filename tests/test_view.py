@@ -146,10 +146,10 @@ def test_ctrl_c_stops_the_live_view_quietly() -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "warehouse_sim", "view", "--env", "warehouse_sim/Fulfilment-v0", "--env-kwargs",
-         '{"scenario": "warehouse-tiny"}'],
+         '{"scenario": "warehouse-tiny"}', "--episodes", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(12)  # the GUI is up and the shift is running
+    time.sleep(20)  # the GUI is up and the shift is running (an earlier Ctrl-C is as quiet: see view())
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
@@ -212,7 +212,12 @@ def test_the_live_view_points_the_gui_camera_at_the_scene() -> None:
         "env.reset(seed=0)\n"
         "_PhysicsSink(env, 4.0, live=True)\n"
         "low, high = scene_bounds(_physics_client(env))\n"
-        "target = np.array(bullet_of(_physics_client(env)).getDebugVisualizerCamera()[11])\n"
+        "import time\n"
+        "for _ in range(150):  # the GUI thread applies the camera command asynchronously\n"
+        "    target = np.array(bullet_of(_physics_client(env)).getDebugVisualizerCamera()[11])\n"
+        "    if np.allclose(target[:2], (low[:2] + high[:2]) / 2, atol=0.01):\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
         "assert np.allclose(target[:2], (low[:2] + high[:2]) / 2, atol=0.01), (target, low, high)\n"
         "env.close()\n"
         "print('framed')\n"

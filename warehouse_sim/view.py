@@ -258,17 +258,24 @@ def view(
     if live and not physics:
         _require_plot_window()
     render_mode = ("human" if live else "rgb_array") if physics else None
+    returns: list[float] = []
+    steps, stopped = 0, False
     # The PyBullet GUI's threads print driver and shutdown messages at any time: not on our terminal.
     with quiet_native_output() if live and physics else contextlib.nullcontext():
-        env = gym.make(env_id, render_mode=render_mode, **kwargs)
         try:
-            agent = load_policy(policy, env)
-            fps = float(env.metadata.get("render_fps") or 10)
-            video_fps = float(env.metadata.get("video_fps") or fps)
-            sink: _PhysicsSink | _PlotSink = _PhysicsSink(env, fps, live=live) if physics else _PlotSink(live=live)
-            returns, steps, stopped = _run(env, agent, sink, episodes=episodes, seed=seed, max_steps=max_steps)
-        finally:
-            env.close()
+            env = gym.make(env_id, render_mode=render_mode, **kwargs)
+            try:
+                agent = load_policy(policy, env)
+                fps = float(env.metadata.get("render_fps") or 10)
+                video_fps = float(env.metadata.get("video_fps") or fps)
+                sink: _PhysicsSink | _PlotSink = _PhysicsSink(env, fps, live=live) if physics else _PlotSink(live=live)
+                returns, steps, stopped = _run(env, agent, sink, episodes=episodes, seed=seed, max_steps=max_steps)
+            finally:
+                env.close()
+        except KeyboardInterrupt:  # Ctrl-C while the live view starts or closes: as quiet as during the run
+            if not live:
+                raise
+            stopped = True
     summary = f"{policy} on {env_id}: {len(returns)} episode(s), {steps} steps, returns {', '.join(plain(r) for r in returns)}"
     if stopped:
         return summary + "; stopped by Ctrl-C"
