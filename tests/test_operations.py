@@ -83,6 +83,11 @@ def test_invariants_hold_after_every_period(scenario: Scenario, seed: int) -> No
         ordered_at.append(ordered.copy())
         expected = np.array([ordered_at[t - L][i] if t - L >= 0 else 0 for i, L in enumerate(model.lead_time)])
         assert np.array_equal(received, expected)
+        # fill rate (issue 15 item 25): the share of this period's demand served in it, in [0, 1]
+        unserved_now = np.minimum(demand, model.backlog) if scenario.mode == "backorder" else lost
+        fill = model.kpis()["period"]["fill_rate"]
+        assert 0.0 <= fill <= 1.0
+        assert fill == (pytest.approx(1.0 - unserved_now.sum() / demand.sum()) if demand.sum() else 1.0)
         # revenue = units shipped x their price at sale; profit derived from the ledger
         assert model.ledger.last_money[0] == pytest.approx(float(sales @ model.price))
         assert profit == pytest.approx(Ledger.profit(model.ledger.last_money))
@@ -129,8 +134,15 @@ def test_order_lifecycle_invariants_under_random_operations(scenario: Scenario, 
                 if states.get(order.id) in (OrderState.SHIPPED, OrderState.LOST):
                     assert order.state is states[order.id]
                 states[order.id] = order.state
+        start_h = model.period * scenario.period_hours
         model.end_period()
         model.check_invariants()
+        # fill rate (issue 15 item 25): units of the orders placed in this period and shipped in it, over its demand
+        filled = sum(int(o.quantities.sum()) for o in model.book.orders.values() if o.state is OrderState.SHIPPED and o.placed_h >= start_h)
+        period = model.kpis()["period"]
+        demand = int(period["demand"].sum())
+        assert period["fill_rate"] == (pytest.approx(filled / demand) if demand else 1.0)
+        assert 0.0 <= period["fill_rate"] <= 1.0 and 0.0 <= model.kpis()["cumulative"]["fill_rate"] <= 1.0
     shipped = [o for o in model.book.orders.values() if o.state is OrderState.SHIPPED]
     revenue = sum(float(o.quantities @ o.prices) for o in shipped)
     assert model.ledger.cum_money[0] == pytest.approx(revenue)

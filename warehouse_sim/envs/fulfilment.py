@@ -12,8 +12,9 @@ from gymnasium import spaces
 from warehouse_sim._checks import check_real
 from warehouse_sim.envs.core import WarehouseEnv
 from warehouse_sim.geometry.layout import Layout
+from warehouse_sim.operations.ledger import Ledger
 from warehouse_sim.operations.model import OperationsModel
-from warehouse_sim.sim.render import TopDownRenderer
+from warehouse_sim.sim.render import JOB_RGB, TopDownRenderer
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES, FulfilmentTask, WarehouseScenario, load_warehouse_scenario
 from warehouse_sim.tasks.fulfilment.task import FIDELITIES, OBSERVATION_HIGH
 
@@ -224,19 +225,41 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         return super().step(action)
 
     def recent_frames(self) -> list[tuple[float, np.ndarray, dict[str, Any]]]:
-        """``rgb_array`` only: ``(sim_time_s, frame, fleet_kpis)`` every ``frame_interval_s`` of the last step.
+        """``rgb_array`` only: ``(sim_time_s, frame, kpis)`` every ``frame_interval_s`` of the last step.
 
         A step spans a whole epoch (15 simulated minutes by default); these frames show
         the fleet moving within it, each with the fleet KPIs at that moment (as in
-        ``info``). Empty in other render modes and before a step.
+        ``info``) and, under ``"operations"``, :meth:`frame_state`. Empty in other render
+        modes and before a step.
         """
         return list(self._frames)
 
+    def frame_state(self) -> dict[str, Any]:
+        """The business at this moment, for video frames.
+
+        Returns:
+            ``profit`` so far (currency units, the open epoch included), per-SKU
+            ``on_hand``, ``dock``, ``on_order`` (units) and ``price_idx`` arrays of shape
+            ``(n_skus,)``, and ``robot_jobs`` (see ``FulfilmentTask.robot_jobs``).
+        """
+        m = self.task.model
+        _, money = m.ledger.totals()
+        return {
+            "profit": Ledger.profit(money),
+            "on_hand": m.on_hand.copy(),
+            "dock": m.dock.copy(),
+            "on_order": m.on_order,
+            "price_idx": m.price_idx.copy(),
+            "robot_jobs": self.task.robot_jobs(),
+        }
+
     def _render_frame(self) -> np.ndarray:
+        """The top-down floor, robots coloured by job (``JOB_RGB``: pick, put-away, idle)."""
         if self._renderer is None:
             self._renderer = TopDownRenderer(self.task.layout, robot_radius=self.task.fleet.params.radius)
-        return self._renderer.render(self.task.fleet.poses())
+        colors = np.array([JOB_RGB[kind] for kind in self.task.robot_jobs()], dtype=np.uint8)
+        return self._renderer.render(self.task.fleet.poses(), colors=colors)
 
     def _capture(self) -> None:
         if self.task.ticks % self._ticks_per_frame == 0:
-            self._frames.append((self.task.now_s, self._render_frame(), self.task.kpis()))
+            self._frames.append((self.task.now_s, self._render_frame(), {**self.task.kpis(), "operations": self.frame_state()}))

@@ -4,6 +4,14 @@ Flows are recorded while a period is open and added to the cumulative totals whe
 closes, so ``cumulative`` always holds complete periods and :meth:`Ledger.totals` adds
 the open one. Profit is derived here and nowhere else:
 ``profit = revenue - purchase_cost - order_cost - holding_cost - penalty``.
+
+Fill rate: the fraction of demand served. Over one period it is the share of the units
+demanded *in that period* that were served within it (:attr:`Ledger.filled`), so it is
+in [0, 1]: shipments of orders from earlier periods count for their own periods, not
+this one (sales / demand of the same period reached 1.78 on Fulfilment-v0, where orders
+ship after the epoch they arrive in). Cumulatively it is every unit served so far over
+every unit demanded so far (sales / demand), also in [0, 1]; units still open count as
+not yet served.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ class Ledger:
         cum_money: Money flows of all closed periods since reset.
         last_units: Unit flows of the last closed period.
         last_money: Money flows of the last closed period.
+        filled: Units of the open period's demand served within it, per SKU.
+        last_filled: The same for the last closed period.
     """
 
     def __init__(self, n_skus: int) -> None:
@@ -47,10 +57,13 @@ class Ledger:
         self.cum_money = np.zeros(len(MONEY_FLOWS))
         self.last_units = np.zeros(shape, dtype=np.int64)
         self.last_money = np.zeros(len(MONEY_FLOWS))
+        self.filled = np.zeros(n_skus, dtype=np.int64)
+        self.last_filled = np.zeros(n_skus, dtype=np.int64)
 
     def reset(self) -> None:
         """Zero every flow."""
-        for array in (self.units, self.money, self.cum_units, self.cum_money, self.last_units, self.last_money):
+        for array in (self.units, self.money, self.cum_units, self.cum_money, self.last_units, self.last_money,
+                      self.filled, self.last_filled):
             array.fill(0)
 
     def close_period(self) -> float:
@@ -63,8 +76,10 @@ class Ledger:
         self.cum_money += self.money
         self.last_units[...] = self.units
         self.last_money[...] = self.money
+        self.last_filled[...] = self.filled
         self.units.fill(0)
         self.money.fill(0)
+        self.filled.fill(0)
         return _profit(self.last_money.tolist())
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
@@ -77,10 +92,17 @@ class Ledger:
         return _profit(money.tolist())
 
     @staticmethod
-    def as_dict(units: np.ndarray, money: np.ndarray) -> dict[str, Any]:
+    def as_dict(units: np.ndarray, money: np.ndarray, *, filled: np.ndarray | None = None) -> dict[str, Any]:
         """Flows as a dict of per-SKU arrays (fresh) and scalars, plus profit and fill rate.
 
-        ``fill_rate`` is total sales / total demand, 1.0 when there was no demand.
+        Args:
+            units: Unit flows, shape ``(6, n_skus)``.
+            money: Money flows, shape ``(5,)``.
+            filled: For one period: units of its demand served within it, per SKU.
+
+        ``fill_rate`` (in [0, 1], 1.0 when there was no demand) is ``filled / demand``
+        for a period, and ``sales / demand`` for cumulative flows (``filled=None``): see
+        the module docstring.
         """
         fresh = units.copy()  # rows are views of this private copy, never of the ledger
         values = money.tolist()
@@ -88,5 +110,6 @@ class Ledger:
         out.update(zip(MONEY_FLOWS, values, strict=True))
         out["profit"] = _profit(values)
         demand = int(fresh[DEMAND].sum())
-        out["fill_rate"] = int(fresh[SALES].sum()) / demand if demand else 1.0
+        served = int(fresh[SALES].sum()) if filled is None else int(filled.sum())
+        out["fill_rate"] = served / demand if demand else 1.0
         return out

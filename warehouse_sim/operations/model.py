@@ -357,6 +357,8 @@ class OperationsModel:
         order = self.book.get(order_id, OrderState.PICKED)
         self.in_process[order.skus] -= order.quantities
         self.ledger.units[SALES][order.skus] += order.quantities
+        if order.placed_h >= self.period * self.scenario.period_hours:  # demand of this period, served in it
+            self.ledger.filled[order.skus] += order.quantities
         revenue = float(order.quantities @ order.prices)
         self.ledger.money[REVENUE] += revenue
         order.state = OrderState.SHIPPED
@@ -485,10 +487,12 @@ class OperationsModel:
         """The KPIs as ``{"period": {...}, "cumulative": {...}}``.
 
         The ledger's flows (this period's and the sums since reset) plus the current stocks ``on_hand``, ``on_order`` and ``price``
-        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry.
+        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry. ``fill_rate`` is in
+        [0, 1]: for the period, the share of the demand that arrived in it served within it; cumulatively, all units
+        served over all demanded (see :mod:`warehouse_sim.operations.ledger`).
         """
         ledger = self.ledger
-        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
+        period = Ledger.as_dict(ledger.last_units, ledger.last_money, filled=ledger.last_filled)
         cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
         for flows in (period, cumulative):
             flows.update(on_hand=self.on_hand.copy(), on_order=self.on_order, price=self.price.copy())
@@ -536,9 +540,11 @@ class OperationsModel:
             lost = demand - sales
             units[LOST] += lost
             money[PENALTY] += float(self.penalty @ lost)
+            self.ledger.filled += sales
         else:
             wanted = self.backlog + demand
             sales = np.minimum(wanted, available)
+            self.ledger.filled += np.maximum(sales - self.backlog, 0)  # the backlog is served first
             self.backlog[...] = wanted - sales
         self.on_hand -= sales
         units[DEMAND] += demand
@@ -579,9 +585,11 @@ class OperationsModel:
             sales = min(demand, available)
             lost = demand - sales
             penalty = float(self.penalty[0]) * lost
+            filled = sales
         else:
             wanted = backlog + demand
             sales = min(wanted, available)
+            filled = max(sales - backlog, 0)  # the backlog is served first
             backlog = wanted - sales
             lost = 0
         on_hand -= sales
@@ -590,6 +598,7 @@ class OperationsModel:
         self.on_hand[0], self.dock[0], self.backlog[0] = on_hand, dock, backlog
         self.price_idx[0], self.price[0] = p_idx, price
         self.ledger.units[:, 0] += (demand, sales, lost, qty, arrived, arrived - accepted)
+        self.ledger.filled[0] += filled
         self.ledger.money += (
             price * sales,
             float(self.unit_cost[0]) * qty,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
-from warehouse_sim.operations.catalogue import Scenario
+from warehouse_sim.operations.catalogue import REWARD_SCALE_RANGE, Scenario
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.tasks.base import StepOutcome, Task
 
@@ -64,7 +64,7 @@ class InventoryTask(Task):
         if mode == "discrete" and scenario.n_skus != 1:
             raise ValueError("a single Discrete action needs a single-SKU scenario; use MultiDiscrete")
         scale = scenario.reward_scale if reward_scale is None else reward_scale
-        check_real("reward_scale", scale, strict=True)
+        check_real("reward_scale", scale, low=REWARD_SCALE_RANGE[0], high=REWARD_SCALE_RANGE[1])
         self.scenario = scenario
         self.mode = mode
         self.reward_scale = float(scale)

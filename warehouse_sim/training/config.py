@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-
-from warehouse_sim._checks import check_int
+from warehouse_sim._checks import check_int, check_real
+from warehouse_sim._yaml import read_yaml
+from warehouse_sim.training.algo_args import check_algo_args
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
@@ -35,36 +35,28 @@ Algo = Literal["ppo", "dqn", "qrdqn"]
 VecEnvKind = Literal["auto", "subproc", "dummy"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
+#: SB3 policy names (the observation space decides which one fits; checked when the run starts).
+POLICIES: tuple[str, ...] = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
-#: Constructor arguments each algorithm accepts from a hyperparameter file.
-_ALGO_KWARGS: dict[str, frozenset[str]] = {
-    "ppo": frozenset(
-        {
-            "learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range",
-            "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef", "max_grad_norm", "use_sde",
-            "sde_sample_freq", "target_kl",
-        }
-    ),
-    "dqn": frozenset(
-        {
-            "learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "train_freq",
-            "gradient_steps", "n_steps", "target_update_interval", "exploration_fraction",
-            "exploration_initial_eps", "exploration_final_eps", "max_grad_norm",
-        }
-    ),
-}  # fmt: skip
-_ALGO_KWARGS["qrdqn"] = _ALGO_KWARGS["dqn"] - {"n_steps"}
-
-#: Keys of ``policy_kwargs`` and the activation functions they may name.
+#: Keys of ``policy_kwargs``.
 _POLICY_KWARGS = frozenset({"net_arch", "activation_fn", "ortho_init", "log_std_init", "n_quantiles"})
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "elu", "leaky_relu")
+#: ``policy_kwargs.activation_fn`` names -> the ``torch.nn`` class they stand for (see :func:`activation_class`).
+ACTIVATIONS: dict[str, str] = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU"}
+
+
+def activation_class(name: str) -> type[Any]:
+    """The ``torch.nn`` module class of an activation name in :data:`ACTIVATIONS` (imports torch)."""
+    import torch
+
+    return getattr(torch.nn, ACTIVATIONS[name])
+
 
 #: Keys of an entry that are not algorithm constructor arguments.
 _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
-        "reward_shaping", "eval_seed", "keep_best",
+        "reward_shaping", "eval_seed", "keep_best", "against", "target",
     }
 )  # fmt: skip
 
@@ -126,6 +118,12 @@ class TrainConfig:
         reward_shaping: A potential-based shaping of the training reward (a name from
             :data:`~warehouse_sim.training.shaping.REWARD_SHAPINGS`), or ``None``.
             Monitor files and evaluations keep the env's own reward.
+        against: A baseline name (``baseline:NAME`` on the command line) evaluated on
+            the final evaluation's seeds; ``eval.json`` then holds its figures and the
+            ratios of the means, and the command line judges the run against it.
+        target: KPI name -> the smallest acceptable ratio of the policy's mean to the
+            ``against`` baseline's (e.g. ``{is_success: 0.9}``); ``eval.json`` says
+            whether the run met it.
     """
 
     env_id: str
@@ -147,6 +145,8 @@ class TrainConfig:
     torch_threads: int = 1
     warm_start: WarmStartConfig | None = None
     reward_shaping: str | None = None
+    against: str | None = None
+    target: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -154,9 +154,7 @@ class TrainConfig:
         for name in ("n_timesteps", "n_envs", "n_eval_episodes", "final_eval_episodes", "torch_threads"):
             check_int(name, getattr(self, name))
         for name in ("eval_freq", "checkpoint_freq", "eval_seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            check_int(name, getattr(self, name), low=0)
         if not isinstance(self.keep_best, bool):
             raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
         if self.keep_best and self.eval_freq == 0:
@@ -165,17 +163,15 @@ class TrainConfig:
             raise ValueError(f"vec_env must be one of {', '.join(get_args(VecEnvKind))}, got {self.vec_env!r}")
         if not isinstance(self.env_kwargs, Mapping):
             raise ValueError(f"env_kwargs must be a mapping, got {self.env_kwargs!r}")
-        unknown = sorted(set(self.algo_kwargs) - _ALGO_KWARGS[self.algo])
-        if unknown:
-            raise ValueError(f"unknown {self.algo} hyperparameter(s): {', '.join(unknown)}")
-        for key, value in self.algo_kwargs.items():
-            if isinstance(value, str) and not (key in ("learning_rate", "clip_range") and _is_schedule(value)):
-                raise ValueError(f"{key} must be a number (or 'lin_<float>' for a schedule), got {value!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        check_algo_args(self.algo, self.algo_kwargs, n_envs=self.n_envs)
         _check_policy_kwargs(self.policy_kwargs)
         if self.reward_shaping is not None and self.reward_shaping not in REWARD_SHAPINGS:
             raise ValueError(f"unknown reward_shaping {self.reward_shaping!r}; known: {', '.join(REWARD_SHAPINGS)}")
         if self.warm_start is not None:
             _check_warm_start(self)
+        _check_verdict(self)
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
@@ -190,7 +186,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (the ``config`` section of a run folder's ``config.yaml``)."""
         data = asdict(self)
-        for key in ("env_kwargs", "policy_kwargs", "algo_kwargs"):
+        for key in ("env_kwargs", "policy_kwargs", "algo_kwargs", "target"):
             data[key] = _plain(getattr(self, key))
         return data
 
@@ -241,14 +237,21 @@ def _check_warm_start(config: TrainConfig) -> None:
         raise ValueError("warm_start fits the critic to raw returns: use normalize with norm_reward: false")
 
 
-def _is_schedule(value: str) -> bool:
-    if not value.startswith("lin_"):
-        return False
-    try:
-        float(value[4:])
-    except ValueError:
-        return False
-    return True
+def _check_verdict(config: TrainConfig) -> None:
+    from warehouse_sim.policies.registry import BASELINES
+
+    if config.against is not None:
+        if config.against not in BASELINES:
+            raise ValueError(f"against: unknown baseline {config.against!r}; known: {', '.join(sorted(BASELINES))}")
+        supported = BASELINES[config.against].env_ids
+        if supported and config.env_id not in supported:
+            raise ValueError(f"against: baseline {config.against!r} supports {', '.join(supported)}, not {config.env_id}")
+    if not isinstance(config.target, Mapping):
+        raise ValueError(f"target must map KPI names to minimum ratios, got {config.target!r}")
+    if config.target and config.against is None:
+        raise ValueError("target compares the policy with a baseline: set against as well")
+    for kpi, ratio in config.target.items():
+        check_real(f"target.{kpi}", ratio, strict=True, high=100.0)
 
 
 def _check_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> None:
@@ -261,8 +264,16 @@ def _check_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> None:
     net_arch = policy_kwargs.get("net_arch")
     if net_arch is not None:
         layers = [*net_arch.get("pi", []), *net_arch.get("vf", [])] if isinstance(net_arch, Mapping) else net_arch
-        if not isinstance(layers, list) or not all(isinstance(n, int) and n > 0 for n in layers):
-            raise ValueError(f"policy_kwargs.net_arch must list positive layer sizes, got {net_arch!r}")
+        if not isinstance(layers, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 65_536 for n in layers
+        ):
+            raise ValueError(f"policy_kwargs.net_arch must list layer sizes in [1, 65536], got {net_arch!r}")
+    if "ortho_init" in policy_kwargs and not isinstance(policy_kwargs["ortho_init"], bool):
+        raise ValueError(f"policy_kwargs.ortho_init must be true or false, got {policy_kwargs['ortho_init']!r}")
+    if "log_std_init" in policy_kwargs:
+        check_real("policy_kwargs.log_std_init", policy_kwargs["log_std_init"], low=-20.0, high=5.0)
+    if "n_quantiles" in policy_kwargs:
+        check_int("policy_kwargs.n_quantiles", policy_kwargs["n_quantiles"], high=1_000)
 
 
 def _plain(value: Any) -> Any:
@@ -305,10 +316,10 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {algo!r}")
     file = Path(path) if path is not None else hyperparams_dir() / f"{algo}.yml"
-    try:
-        document = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{file} is not valid YAML: {exc}") from None
+    if not file.is_file():
+        shipped = sorted(p.stem for p in hyperparams_dir().glob("*.yml")) if path is None else []
+        raise FileNotFoundError(f"no hyperparameter file {file}" + (f" (shipped: {', '.join(shipped)})" if shipped else ""))
+    document = read_yaml(file, what="hyperparameter file")
     if not isinstance(document, dict):
         raise ValueError(f"{file} must map environment ids to hyperparameters")
     if env_id not in document:
@@ -317,7 +328,10 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     entry = document[env_id]
     if not isinstance(entry, dict):
         raise ValueError(f"{file}: the entry {env_id!r} must be a mapping")
-    return config_from_entry(algo, env_id, entry)
+    try:
+        return config_from_entry(algo, env_id, entry)
+    except ValueError as exc:
+        raise ValueError(f"{file}, entry {env_id}: {exc}") from None
 
 
 def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> TrainConfig:
@@ -342,7 +356,7 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
         normalize_config = NormalizeConfig(**normalize)
     else:
         raise ValueError(f"normalize must be true, false or a mapping, got {normalize!r}")
-    for key in ("env_kwargs", "policy_kwargs"):
+    for key in ("env_kwargs", "policy_kwargs", "target"):
         if not isinstance(run.get(key, {}), Mapping):
             raise ValueError(f"{key} must be a mapping, got {run[key]!r}")
     return TrainConfig(env_id=env_id, algo=algo, normalize=normalize_config, algo_kwargs=algo_kwargs, **run)  # type: ignore[arg-type]

@@ -351,6 +351,10 @@ class FulfilmentTask(Task):
         """Simulated seconds since reset."""
         return self._ticks / self.scenario.control_hz
 
+    def robot_jobs(self) -> list[str]:
+        """The job kind of each robot: ``"pick"``, ``"putaway"`` or ``"idle"`` (no job, or driving home)."""
+        return [job.item.kind if job is not None else "idle" for job in self.jobs.jobs]
+
     def open_orders(self) -> list[Order]:
         """Orders not yet shipped or lost."""
         book = self.model.book.orders
