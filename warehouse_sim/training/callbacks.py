@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ def make_callbacks(
     evaluate_at_start: bool = False,
     keep_best: bool = False,
     wall_time_offset_s: float = 0.0,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[Any]:
     """Build the checkpoint and evaluation callbacks of a run (imports SB3).
 
@@ -110,6 +111,8 @@ def make_callbacks(
         keep_best: Save each evaluated model that beats the best mean return so far to
             ``best/<timesteps>/`` (see :func:`best_checkpoint`).
         wall_time_offset_s: Training wall time already spent before this session.
+        on_evaluation: Called with each evaluation's ``evaluations.jsonl`` entry, after
+            it is written (e.g. to report it to Ray Tune).
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -191,6 +194,8 @@ def make_callbacks(
             }
             with (run_dir / "evaluations.jsonl").open("a") as f:
                 f.write(json.dumps(entry) + "\n")
+            if on_evaluation is not None:
+                on_evaluation(entry)
             if keep_best and summary["return"]["mean"] > self._best:
                 self._best = summary["return"]["mean"]
                 save_checkpoint(

@@ -28,11 +28,12 @@ from typing import Any, Literal, get_args
 import yaml
 
 from warehouse_sim._checks import check_int
+from warehouse_sim.training.ray_vec_env import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
 Algo = Literal["ppo", "dqn", "qrdqn"]
-VecEnvKind = Literal["auto", "subproc", "dummy"]
+VecEnvKind = Literal["auto", "subproc", "dummy", "ray"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
 
@@ -64,7 +65,7 @@ _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
-        "reward_shaping", "eval_seed", "keep_best",
+        "reward_shaping", "eval_seed", "keep_best", "ray",
     }
 )  # fmt: skip
 
@@ -102,8 +103,9 @@ class TrainConfig:
         n_timesteps: Total environment steps (summed over the parallel envs).
         n_envs: Parallel environments.
         vec_env: ``"subproc"`` (one process per env), ``"dummy"`` (all in this process),
-            or ``"auto"``: dummy for one env or on a machine with at most two cores,
-            subproc otherwise.
+            ``"ray"`` (envs in Ray actors, on a cluster:
+            :mod:`~warehouse_sim.training.ray_vec_env`), or ``"auto"``: dummy for one env
+            or on a machine with at most two cores, subproc otherwise.
         policy: SB3 policy name.
         normalize: ``VecNormalize`` settings, or ``None`` for raw observations.
         env_kwargs: Keyword arguments of ``gym.make``.
@@ -126,6 +128,8 @@ class TrainConfig:
         reward_shaping: A potential-based shaping of the training reward (a name from
             :data:`~warehouse_sim.training.shaping.REWARD_SHAPINGS`), or ``None``.
             Monitor files and evaluations keep the env's own reward.
+        ray: With ``vec_env: ray``: envs per actor, CPUs per actor, restarts
+            (:class:`~warehouse_sim.training.ray_vec_env.RayEnvConfig`); ``None``: its defaults.
     """
 
     env_id: str
@@ -147,6 +151,7 @@ class TrainConfig:
     torch_threads: int = 1
     warm_start: WarmStartConfig | None = None
     reward_shaping: str | None = None
+    ray: RayEnvConfig | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -176,12 +181,14 @@ class TrainConfig:
             raise ValueError(f"unknown reward_shaping {self.reward_shaping!r}; known: {', '.join(REWARD_SHAPINGS)}")
         if self.warm_start is not None:
             _check_warm_start(self)
+        if self.ray is not None and not isinstance(self.ray, RayEnvConfig):
+            raise ValueError(f"ray must be a RayEnvConfig, got {self.ray!r}")
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def resolved_vec_env(self) -> Literal["subproc", "dummy"]:
+    def resolved_vec_env(self) -> Literal["subproc", "dummy", "ray"]:
         """The vectorised-env kind ``"auto"`` resolves to on this machine."""
         if self.vec_env != "auto":
             return self.vec_env
@@ -210,6 +217,8 @@ class TrainConfig:
             data["normalize"] = NormalizeConfig(**normalize)
         if data.get("warm_start") is not None:
             data["warm_start"] = _warm_start_config(data["warm_start"])
+        if data.get("ray") is not None:
+            data["ray"] = _ray_config(data["ray"])
         return cls(**data)
 
 
@@ -222,6 +231,15 @@ def _warm_start_config(value: Any) -> WarmStartConfig:
     if "baseline" not in value:
         raise ValueError("warm_start needs a baseline")
     return WarmStartConfig(**value)
+
+
+def _ray_config(value: Any) -> RayEnvConfig:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"ray must be a mapping such as {{envs_per_actor: 4}}, got {value!r}")
+    unknown = sorted(set(value) - set(RayEnvConfig.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown ray key(s): {', '.join(unknown)}")
+    return RayEnvConfig(**value)
 
 
 def _check_warm_start(config: TrainConfig) -> None:
@@ -302,6 +320,15 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
             (the message names the field).
         FileNotFoundError: if the file does not exist.
     """
+    return config_from_entry(algo, env_id, load_entry(algo, env_id, path=path))
+
+
+def load_entry(algo: str, env_id: str, *, path: str | Path | None = None) -> dict[str, Any]:
+    """The raw entry of ``env_id`` in a hyperparameter file (as written, not yet validated).
+
+    Args and errors as :func:`load_train_config` (except invalid values, which
+    :func:`config_from_entry` finds).
+    """
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {algo!r}")
     file = Path(path) if path is not None else hyperparams_dir() / f"{algo}.yml"
@@ -317,7 +344,7 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     entry = document[env_id]
     if not isinstance(entry, dict):
         raise ValueError(f"{file}: the entry {env_id!r} must be a mapping")
-    return config_from_entry(algo, env_id, entry)
+    return entry
 
 
 def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> TrainConfig:
@@ -330,6 +357,8 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
     algo_kwargs = {k: v for k, v in entry.items() if k not in _RUN_KEYS}
     if run.get("warm_start") is not None:
         run["warm_start"] = _warm_start_config(run["warm_start"])
+    if run.get("ray") is not None:
+        run["ray"] = _ray_config(run["ray"])
     normalize = run.pop("normalize", False)
     if normalize is True:
         normalize_config: NormalizeConfig | None = NormalizeConfig()

@@ -2,7 +2,7 @@
 
 A run folder holds::
 
-    config.yaml          resolved TrainConfig, seed, exact command, versions, git revision, sessions
+    config.yaml          resolved TrainConfig, seed, exact command, versions, git revision, sessions (host, pid)
     model.zip            the final model, or with keep_best the best evaluated one (written last, atomically)
     vecnormalize.pkl     VecNormalize statistics (when the config normalises)
     eval.json            evaluation of the final model (see warehouse_sim.evaluation)
@@ -138,7 +138,7 @@ def read_run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
         raise RunFolderError(f"corrupt {path}: {exc}") from None
 
 
-def _env_factory(config: TrainConfig, monitor_file: str) -> Callable[[], gym.Env[Any, Any]]:
+def _env_factory(config: TrainConfig, monitor_file: str | None) -> Callable[[], gym.Env[Any, Any]]:
     env_id, kwargs, shaping, gamma = config.env_id, dict(config.env_kwargs), config.reward_shaping, _gamma(config)
 
     def make() -> gym.Env[Any, Any]:
@@ -152,17 +152,30 @@ def _env_factory(config: TrainConfig, monitor_file: str) -> Callable[[], gym.Env
     return make
 
 
-def make_vec_env(config: TrainConfig, *, run_dir: Path, seed: int, session: int) -> Any:
-    """The training ``VecEnv``: Monitor-wrapped (then reward-shaped) envs in a Dummy/SubprocVecEnv, seeded."""
+def make_vec_env(
+    config: TrainConfig, *, run_dir: Path, seed: int, session: int, ray_address: str | None = None
+) -> Any:
+    """The training ``VecEnv``: Monitor-wrapped (then reward-shaped) envs in a Dummy/Subproc/RayVecEnv, seeded.
+
+    With ``vec_env: ray`` the envs' monitors have no file: the vec env writes the same
+    monitor files here from the episodes' infos (the actors may run on other machines).
+    """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     monitor_dir = run_dir / "monitor"
     monitor_dir.mkdir(parents=True, exist_ok=True)
-    factories = [
-        _env_factory(config, str(monitor_dir / f"{session}-{rank}"))
-        for rank in range(config.n_envs)
-    ]
-    venv = SubprocVecEnv(factories) if config.resolved_vec_env() == "subproc" else DummyVecEnv(factories)
+    monitor_files = [str(monitor_dir / f"{session}-{rank}") for rank in range(config.n_envs)]
+    kind = config.resolved_vec_env()
+    if kind == "ray":
+        from warehouse_sim.training.ray_vec_env import make_ray_vec_env
+
+        factories = [_env_factory(config, None) for _ in monitor_files]
+        venv = make_ray_vec_env(
+            factories, config=config.ray, address=ray_address, monitor_files=monitor_files, env_id=config.env_id
+        )
+    else:
+        factories = [_env_factory(config, path) for path in monitor_files]
+        venv = SubprocVecEnv(factories) if kind == "subproc" else DummyVecEnv(factories)
     venv.seed(seed)
     return venv
 
@@ -217,6 +230,8 @@ def train(
     progress_bar: bool = False,
     verbose: int = 0,
     command: str | None = None,
+    ray_address: str | None = None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``config`` from scratch into the new (or empty) folder ``out_dir``.
 
@@ -227,13 +242,18 @@ def train(
         progress_bar: Show SB3's progress bar (needs ``tqdm`` and ``rich``).
         verbose: SB3 verbosity.
         command: The command line recorded in ``config.yaml``.
+        ray_address: With ``vec_env: ray``, the Ray cluster (default: a local Ray
+            started for the run, or the one this process is connected to).
+        on_evaluation: Called with each periodic evaluation's ``evaluations.jsonl`` entry.
 
     Raises:
         RunFolderError: if ``out_dir`` exists and is not empty.
+        gymnasium.error.DependencyNotInstalled: ``vec_env: ray`` without Ray installed.
     """
     run_dir = Path(out_dir)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RunFolderError(f"{run_dir} already exists and is not empty (use --resume to continue a run)")
+    _check_ray(config, ray_address)
     # Bad env kwargs, or a shaping the env does not support, fail before anything is written.
     env = gym.make(config.env_id, **dict(config.env_kwargs))
     try:
@@ -248,23 +268,50 @@ def train(
         "versions": _versions(),
         "sessions": [],
     }
-    return _run(config, run_dir, run_info, progress_bar=progress_bar, verbose=verbose, command=command)
+    return _run(
+        config, run_dir, run_info, progress_bar=progress_bar, verbose=verbose, command=command,
+        ray_address=ray_address, on_evaluation=on_evaluation,
+    )  # fmt: skip
 
 
-def resume(run_dir: str | Path, *, progress_bar: bool = False, verbose: int = 0, command: str | None = None) -> TrainResult:
+def resume(
+    run_dir: str | Path,
+    *,
+    progress_bar: bool = False,
+    verbose: int = 0,
+    command: str | None = None,
+    ray_address: str | None = None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
     """Continue a killed run from its last complete checkpoint up to the same total timesteps.
 
     Loads the checkpoint's model, replay buffer (off-policy) and ``VecNormalize``
     statistics. Without any checkpoint the run restarts from scratch in the same folder.
+    ``ray_address`` and ``on_evaluation`` are those of :func:`train`.
 
     Raises:
         RunFolderError: if the folder is not a run folder, or the run already finished.
+        gymnasium.error.DependencyNotInstalled: ``vec_env: ray`` without Ray installed.
     """
     run_dir = Path(run_dir)
     config, run_info = read_run_config(run_dir)
     if (run_dir / MODEL_FILE).is_file():
         raise RunFolderError(f"the run in {run_dir} already finished ({MODEL_FILE} exists)")
-    return _run(config, run_dir, run_info, progress_bar=progress_bar, verbose=verbose, command=command)
+    _check_ray(config, ray_address)
+    return _run(
+        config, run_dir, run_info, progress_bar=progress_bar, verbose=verbose, command=command,
+        ray_address=ray_address, on_evaluation=on_evaluation,
+    )  # fmt: skip
+
+
+def _check_ray(config: TrainConfig, ray_address: str | None) -> None:
+    """Fail before anything is written if ``vec_env: ray`` cannot work (or an address is given without it)."""
+    if config.resolved_vec_env() == "ray":
+        from warehouse_sim.training.ray_vec_env import import_ray
+
+        import_ray()
+    elif ray_address is not None:
+        raise ValueError(f"a Ray address needs vec_env: ray (this run uses vec_env: {config.vec_env})")
 
 
 def _run(
@@ -275,6 +322,8 @@ def _run(
     progress_bar: bool,
     verbose: int,
     command: str | None,
+    ray_address: str | None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None,
 ) -> TrainResult:
     import json
 
@@ -291,11 +340,13 @@ def _run(
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command,
             "resumed_from": str(checkpoint.relative_to(run_dir)) if checkpoint else None,
+            "host": platform.node(),  # which machine ran the session (sweeps and clusters)
+            "pid": os.getpid(),
         }
     )
     write_yaml_atomic(run_dir / CONFIG_FILE, {"config": config.to_dict(), "run": run_info})
 
-    venv = make_vec_env(config, run_dir=run_dir, seed=seed + 1_000 * session, session=session)
+    venv = make_vec_env(config, run_dir=run_dir, seed=seed + 1_000 * session, session=session, ray_address=ray_address)
     eval_env = gym.make(config.env_id, **dict(config.env_kwargs))
     try:
         cls = algo_class(config.algo)
@@ -348,6 +399,7 @@ def _run(
             evaluate_at_start=checkpoint is None and config.warm_start is not None,
             keep_best=config.keep_best,
             wall_time_offset_s=wall_offset,
+            on_evaluation=on_evaluation,
         )
         start = time.perf_counter()
         if remaining > 0:
