@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -200,7 +201,7 @@ def test_a_lost_node_restarts_its_actor_and_truncates_only_its_episodes(
 # -- training through the command line, losing a node mid-run -----------------------------------
 
 
-def test_training_with_env_actors_on_two_nodes_survives_losing_one(cluster: Any, tmp_path: Path) -> None:
+def test_training_with_env_actors_on_two_nodes_survives_losing_one_and_resumes(cluster: Any, tmp_path: Path) -> None:
     node = _add_node(cluster, num_cpus=2)
     budget = 8_192
     hyperparams = tmp_path / "ppo.yml"
@@ -217,27 +218,44 @@ def test_training_with_env_actors_on_two_nodes_survives_losing_one(cluster: Any,
         )
     )  # fmt: skip
     run = tmp_path / "run"
-    command = [
-        sys.executable, "-m", "warehouse_sim", "train", "--env", NAV, "--hyperparams", str(hyperparams),
-        "--ray-address", cluster.address, "--out", str(run),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli = [sys.executable, "-m", "warehouse_sim", "train", "--ray-address", cluster.address]
+    process = subprocess.Popen(
+        [*cli, "--env", NAV, "--hyperparams", str(hyperparams), "--out", str(run)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+
+    def checkpoints() -> list[int]:
+        return sorted(int(p.name) for p in (run / "checkpoints").glob("0*"))
+
     try:
-        _wait_for(lambda: any((run / "checkpoints").glob("0*")), 300, "the first checkpoint")
-        node.kill_raylet()
-        out, err = process.communicate(timeout=600)
+        _wait_for(lambda: bool(checkpoints()), 300, "the first checkpoint")
+        node.kill_raylet()  # the second node is lost mid-run: one of the two env actors with it
+        _wait_for(lambda: any("was lost" in line for line in err), 300, "the lost actor to be reported")
+        reported = checkpoints()[-1]
+        _wait_for(lambda: checkpoints()[-1] > reported, 300, "a checkpoint after the loss")
+        assert not (run / "model.zip").exists(), "the run went on after the loss, and is not over yet"
+        process.kill()  # then its driver dies too: the run folder resumes like any other
+        process.wait(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 0, err
+    reader.join(timeout=60)
+    losses = [line for line in err if "was lost" in line]
+    assert len(losses) == 1 and "env actor" in losses[0], err  # one actor of two: they were on both nodes
+    resumed = subprocess.run([*cli, "--resume", str(run)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
     report = json.loads((run / "eval.json").read_text())
     assert report["timesteps"] == budget and (run / "model.zip").is_file() and (run / "vecnormalize.pkl").is_file()
-    losses = [line for line in err.splitlines() if "was lost" in line]
-    assert len(losses) == 1 and "env actor" in losses[0], err  # one of the two actors: they were on both nodes
-    episodes = [len((run / "monitor" / f"0-{rank}.monitor.csv").read_text().splitlines()) - 2 for rank in range(4)]
-    assert all(n >= 1 for n in episodes), episodes
+    assert f"trained {budget:,} timesteps" in resumed.stdout
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["config"]["vec_env"] == "ray" and config["config"]["ray"]["envs_per_actor"] == 2
-    assert f"trained {budget:,} timesteps" in out
+    sessions = config["run"]["sessions"]
+    assert len(sessions) == 2 and sessions[1]["resumed_from"].startswith("checkpoints/")
+    for session in (0, 1):  # the monitor files of both sessions, written by the driver
+        episodes = [len((run / "monitor" / f"{session}-{rank}.monitor.csv").read_text().splitlines()) - 2 for rank in range(4)]
+        assert sum(episodes) >= 1, (session, episodes)
 
 
 # -- sweeps -----------------------------------------------------------------------------------------
@@ -317,6 +335,30 @@ def test_two_trial_sweep_retries_a_dead_worker_and_resumes_after_a_driver_crash(
     assert len(settings) == 1 and settings[0]["seeds"] == "2" and settings[0]["done"] == "2"
     assert "eval_return_mean" in settings[0] and (out / "learning_curves.png").stat().st_size > 10_000
     assert "ranked by eval_return" in resumed.stdout and "0.0003" in resumed.stdout
+
+
+@pytest.mark.slow
+def test_optuna_search_trains_each_drawn_setting_on_every_seed(cluster: Any, tmp_path: Path) -> None:
+    spec = _sweep_file(
+        tmp_path,
+        grid={},
+        search="optuna",
+        num_samples=2,
+        distributions={"learning_rate": {"loguniform": [1.0e-4, 1.0e-3]}},
+        set={"n_timesteps": 2_048, "n_steps": 128, "batch_size": 256, "n_epochs": 1, "eval_freq": 1_024,
+             "n_eval_episodes": 1, "checkpoint_freq": 0, "final_eval_episodes": 1},
+    )  # fmt: skip
+    out = tmp_path / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "sweep", str(spec), "--address", cluster.address, "--out", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings, rows = _csv(out / "settings.csv"), _csv(out / "results.csv")
+    assert len(settings) == 2 and all(s["seeds"] == "2" and s["done"] == "2" for s in settings), settings
+    assert len(rows) == 4 and sorted(int(r["seed"]) for r in rows) == [0, 0, 1, 1]
+    rates = {float(r["learning_rate"]) for r in rows}
+    assert len(rates) == 2 and all(1.0e-4 <= rate <= 1.0e-3 for rate in rates)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

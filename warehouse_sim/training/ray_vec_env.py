@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -145,6 +146,8 @@ def init_ray(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"address": address, "logging_level": logging.ERROR, "log_to_driver": False}
+    if address is None and not os.environ.get("RAY_ADDRESS"):
+        options["include_dashboard"] = False  # a local Ray for this process: no web dashboard
     try:
         ray.init(**options)
     except ConnectionError as exc:
@@ -324,12 +327,12 @@ def _ray_vec_env_class() -> type:
             self._seed_base: int | None = None
             self._last_obs: list[Any] = [None] * len(env_fns)
             self._pending: list[Any] | None = None
+            self._t_start = time.time()
             self._writers = (
-                [ResultsWriter(path, header={"t_start": time.time(), "env_id": env_id}) for path in monitor_files]
+                [ResultsWriter(path, header={"t_start": self._t_start, "env_id": env_id}) for path in monitor_files]
                 if monitor_files is not None
                 else None
             )
-            self._t_start = time.time()
             super().__init__(len(env_fns), *spaces)
 
         def _wait_started(self) -> tuple[gym.Space[Any], gym.Space[Any]]:
