@@ -60,10 +60,20 @@ def cluster() -> Iterator[Any]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _add_node(cluster: Any, num_cpus: int) -> Any:
-    node = cluster.add_node(num_cpus=num_cpus, temp_dir=cluster.temp_dir)
-    cluster.wait_for_nodes()
-    return node
+@pytest.fixture
+def add_node(cluster: Any) -> Iterator[Callable[[int], Any]]:
+    """Add worker nodes with ``num_cpus`` CPUs to the cluster; they are removed (even if killed) after the test."""
+    nodes: list[Any] = []
+
+    def add(num_cpus: int) -> Any:
+        node = cluster.add_node(num_cpus=num_cpus, temp_dir=cluster.temp_dir)
+        nodes.append(node)
+        cluster.wait_for_nodes()
+        return node
+
+    yield add
+    for node in nodes:
+        cluster.remove_node(node, allow_graceful=False)
 
 
 def _navigation(max_episode_steps: int = 15, render_mode: str | None = "rgb_array") -> Callable[[], gym.Env[Any, Any]]:
@@ -153,13 +163,13 @@ def test_ray_vec_env_matches_subproc_vec_env_on_the_same_seeds(cluster: Any) -> 
 
 
 def test_a_lost_node_restarts_its_actor_and_truncates_only_its_episodes(
-    cluster: Any, caplog: pytest.LogCaptureFixture
+    cluster: Any, add_node: Callable[[int], Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     import ray
 
     from warehouse_sim.training.ray_vec_env import make_ray_vec_env
 
-    node = _add_node(cluster, num_cpus=1)
+    node = add_node(1)
     factories = [_navigation(max_episode_steps=1_000, render_mode=None) for _ in range(4)]
     venv = make_ray_vec_env(factories, config=RayEnvConfig(envs_per_actor=2), address=cluster.address)
     try:
@@ -201,8 +211,10 @@ def test_a_lost_node_restarts_its_actor_and_truncates_only_its_episodes(
 # -- training through the command line, losing a node mid-run -----------------------------------
 
 
-def test_training_with_env_actors_on_two_nodes_survives_losing_one_and_resumes(cluster: Any, tmp_path: Path) -> None:
-    node = _add_node(cluster, num_cpus=2)
+def test_training_with_env_actors_on_two_nodes_survives_losing_one_and_resumes(
+    cluster: Any, add_node: Callable[[int], Any], tmp_path: Path
+) -> None:
+    node = add_node(2)
     budget = 8_192
     hyperparams = tmp_path / "ppo.yml"
     hyperparams.write_text(
@@ -295,8 +307,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_two_trial_sweep_retries_a_dead_worker_and_resumes_after_a_driver_crash(cluster: Any, tmp_path: Path) -> None:
-    _add_node(cluster, num_cpus=1)
+def test_two_trial_sweep_retries_a_dead_worker_and_resumes_after_a_driver_crash(
+    cluster: Any, add_node: Callable[[int], Any], tmp_path: Path
+) -> None:
+    add_node(1)
     spec, out = _sweep_file(tmp_path), tmp_path / "sweep"
     cli = [sys.executable, "-m", "warehouse_sim", "sweep"]
     driver = subprocess.Popen(

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 
@@ -36,6 +36,7 @@ Algo = Literal["ppo", "dqn", "qrdqn"]
 VecEnvKind = Literal["auto", "subproc", "dummy", "ray"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
+_Settings = TypeVar("_Settings")
 
 #: Constructor arguments each algorithm accepts from a hyperparameter file.
 _ALGO_KWARGS: dict[str, frozenset[str]] = {
@@ -222,24 +223,24 @@ class TrainConfig:
         return cls(**data)
 
 
-def _warm_start_config(value: Any) -> WarmStartConfig:
+def _settings(cls: type[_Settings], name: str, value: Any, example: str) -> _Settings:
+    """The frozen dataclass ``cls`` from the mapping ``value`` of the hyperparameter ``name``."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"warm_start must be a mapping such as {{baseline: heuristic}}, got {value!r}")
-    unknown = sorted(set(value) - set(WarmStartConfig.__dataclass_fields__))
+        raise ValueError(f"{name} must be a mapping such as {example}, got {value!r}")
+    unknown = sorted(set(value) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
     if unknown:
-        raise ValueError(f"unknown warm_start key(s): {', '.join(unknown)}")
-    if "baseline" not in value:
+        raise ValueError(f"unknown {name} key(s): {', '.join(unknown)}")
+    return cls(**value)
+
+
+def _warm_start_config(value: Any) -> WarmStartConfig:
+    if isinstance(value, Mapping) and "baseline" not in value:
         raise ValueError("warm_start needs a baseline")
-    return WarmStartConfig(**value)
+    return _settings(WarmStartConfig, "warm_start", value, "{baseline: heuristic}")
 
 
 def _ray_config(value: Any) -> RayEnvConfig:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"ray must be a mapping such as {{envs_per_actor: 4}}, got {value!r}")
-    unknown = sorted(set(value) - set(RayEnvConfig.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"unknown ray key(s): {', '.join(unknown)}")
-    return RayEnvConfig(**value)
+    return _settings(RayEnvConfig, "ray", value, "{envs_per_actor: 4}")
 
 
 def _check_warm_start(config: TrainConfig) -> None:

@@ -254,12 +254,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
         FileNotFoundError: if the file (or its hyperparameter file) does not exist.
     """
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SweepSpecError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(document, dict):
-        raise SweepSpecError(f"{path} must be a mapping (algo, env, grid, ...)")
+    document = _read_mapping(path)
     unknown = sorted(set(document) - _SPEC_KEYS)
     if unknown:
         raise SweepSpecError(f"{path}: unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(sorted(_SPEC_KEYS))})")
@@ -402,13 +397,22 @@ def read_sweep_spec(sweep_dir: str | Path) -> SweepSpec:
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
         raise SweepSpecError(f"{sweep_dir} is not a sweep folder (no {SWEEP_FILE})")
+    return SweepSpec.from_dict(_read_mapping(path))
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The YAML mapping in ``path`` (``yaml.safe_load``).
+
+    Raises:
+        SweepSpecError: if it is not valid YAML or not a mapping.
+    """
     try:
-        data = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise SweepSpecError(f"corrupt {path}: {' '.join(str(exc).split())}") from None
-    if not isinstance(data, dict):
-        raise SweepSpecError(f"corrupt {path}: not a mapping")
-    return SweepSpec.from_dict(data)
+        raise SweepSpecError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(document, dict):
+        raise SweepSpecError(f"{path} must be a mapping (algo, env, grid, ...)")
+    return document
 
 
 def _import_tune(spec: SweepSpec) -> Any:
@@ -672,8 +676,8 @@ def format_sweep(sweep: SweepResult) -> str:
     spec, metric = sweep.spec, sweep.spec.metric
     done = sum(t.status == "done" for t in sweep.trials)
     head = (
-        f"sweep of {spec.algo.upper()} on {spec.env_id}: {len(sweep.trials)} trials ({done} done) in "
-        f"{len(sweep.settings)} settings x {len(spec.seeds)} seeds, ranked by {metric} ({spec.mode})"
+        f"sweep of {spec.algo.upper()} on {spec.env_id}: {_count(len(sweep.trials), 'trial')} ({done} done) in "
+        f"{_count(len(sweep.settings), 'setting')} x {_count(len(spec.seeds), 'seed')}, ranked by {metric} ({spec.mode})"
     )
     rows = _setting_rows(sweep)
     if not rows:
@@ -685,6 +689,10 @@ def format_sweep(sweep: SweepResult) -> str:
     failed = [t for t in sweep.trials if t.status != "done"]
     lines += [f"{t.status}: {t.name}: {t.error or 'did not finish'}" for t in failed]
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def learning_curves(sweep: SweepResult) -> list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]]:
