@@ -431,6 +431,23 @@ def test_a_ray_address_without_vec_env_ray_is_refused(tmp_path: Path, capsys: py
     assert "needs vec_env: ray" in capsys.readouterr().err and not run.exists()
 
 
+def test_a_wrong_ray_address_or_sweep_folder_is_one_line_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray")
+    run, sweep = tmp_path / "run", tmp_path / "sweep"
+    start = time.monotonic()
+    assert main(["train", "--vec-env", "ray", "--ray-address", "127.0.0.1:1", "--timesteps", "64", "--out", str(run)]) == 2
+    assert "no Ray cluster at 127.0.0.1:1" in capsys.readouterr().err and not run.exists()
+    assert main(["sweep", str(_sweep_file(tmp_path)), "--address", "127.0.0.1:1", "--out", str(sweep)]) == 2
+    assert "no Ray cluster at 127.0.0.1:1" in capsys.readouterr().err and not sweep.exists()
+    assert time.monotonic() - start < 60  # not Ray's minutes of retries
+    assert main(["sweep", "--resume", str(tmp_path)]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
+    assert main(["sweep"]) == 2
+    assert "give SWEEP.yaml, or --resume DIR" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

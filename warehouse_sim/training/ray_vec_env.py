@@ -40,6 +40,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,27 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def probe_address(address: str | None, *, timeout_s: float = 10.0) -> None:
+    """Fail fast if nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) Ray address.
+
+    ``ray.init`` keeps retrying an address where no cluster answers for many minutes;
+    this opens (and closes) one TCP connection instead. ``None`` and ``"auto"`` are not
+    probed (Ray resolves them at once).
+
+    Raises:
+        RayClusterError: if the address is malformed or nothing accepts a connection there.
+    """
+    if address is None or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise RayClusterError(f"a Ray address is HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayClusterError(f"no Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 def init_ray(address: str | None) -> bool:
     """Connect this process to Ray unless it is connected already.
 
@@ -140,11 +162,12 @@ def init_ray(address: str | None) -> bool:
 
     Raises:
         gymnasium.error.DependencyNotInstalled: if Ray is not installed.
-        RayClusterError: if no cluster answers at ``address``.
+        RayClusterError: if no cluster answers at ``address`` (see :func:`probe_address`).
     """
     ray = import_ray()
     if ray.is_initialized():
         return False
+    probe_address(address)
     options: dict[str, Any] = {"address": address, "logging_level": logging.ERROR, "log_to_driver": False}
     if address is None and not os.environ.get("RAY_ADDRESS"):
         options["include_dashboard"] = False  # a local Ray for this process: no web dashboard

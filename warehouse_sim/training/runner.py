@@ -307,9 +307,10 @@ def resume(
 def _check_ray(config: TrainConfig, ray_address: str | None) -> None:
     """Fail before anything is written if ``vec_env: ray`` cannot work (or an address is given without it)."""
     if config.resolved_vec_env() == "ray":
-        from warehouse_sim.training.ray_vec_env import import_ray
+        from warehouse_sim.training.ray_vec_env import import_ray, probe_address
 
         import_ray()
+        probe_address(ray_address)
     elif ray_address is not None:
         raise ValueError(f"a Ray address needs vec_env: ray (this run uses vec_env: {config.vec_env})")
 

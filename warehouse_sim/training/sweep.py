@@ -31,7 +31,7 @@ the final evaluation (``eval.json``).
 
 The sweep folder::
 
-    sweep.yaml            the validated sweep, base entry included (what --resume reads)
+    resolved_sweep.yaml   the validated sweep, base entry included (what --resume reads)
     runs/<trial>/         one normal run folder per trial (warehouse_sim.training.runner)
     tune/                 Ray Tune's experiment (its state is what --resume restores)
     results.csv           one row per trial, best first
@@ -68,7 +68,7 @@ from warehouse_sim.training.callbacks import MODEL_FILE
 from warehouse_sim.training.config import ALGOS, TrainConfig, config_from_entry, load_entry
 from warehouse_sim.training.runner import CONFIG_FILE, EVAL_FILE, write_yaml_atomic
 
-SWEEP_FILE = "sweep.yaml"
+SWEEP_FILE = "resolved_sweep.yaml"
 RUNS_DIR = "runs"
 TUNE_DIR = "tune"
 RESULTS_FILE = "results.csv"
@@ -213,7 +213,7 @@ class SweepSpec:
         return int(seed), setting
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (``sweep.yaml`` of a sweep folder); :meth:`from_dict` reads it back."""
+        """Plain-data form (``resolved_sweep.yaml`` of a sweep folder); :meth:`from_dict` reads it back."""
         data = asdict(self)
         data["seeds"] = list(self.seeds)
         data["grid"] = {k: list(v) for k, v in self.grid.items()}
@@ -389,10 +389,10 @@ def resume_sweep(sweep_dir: str | Path, *, address: str | None = None) -> SweepR
 
 
 def read_sweep_spec(sweep_dir: str | Path) -> SweepSpec:
-    """The sweep of a sweep folder (its ``sweep.yaml``).
+    """The sweep of a sweep folder (its ``resolved_sweep.yaml``).
 
     Raises:
-        SweepSpecError: if the folder has no readable ``sweep.yaml``.
+        SweepSpecError: if the folder has no readable ``resolved_sweep.yaml``.
     """
     path = Path(sweep_dir) / SWEEP_FILE
     if not path.is_file():
