@@ -190,9 +190,12 @@ class EnvActor:
     """
 
     def __init__(self, env_fns: bytes) -> None:
-        from stable_baselines3.common.vec_env.patch_gym import _patch_env
+        envs = [fn() for fn in cloudpickle.loads(env_fns)]
+        if not all(isinstance(env, gym.Env) for env in envs):  # old gym API: SB3's shim, as SubprocVecEnv
+            from stable_baselines3.common.vec_env.patch_gym import _patch_env
 
-        self.envs = [_patch_env(fn()) for fn in cloudpickle.loads(env_fns)]
+            envs = [_patch_env(env) for env in envs]
+        self.envs: list[gym.Env[Any, Any]] = envs
         #: Per env, the info of its latest reset (sent with every step, as SubprocVecEnv's worker does).
         self.reset_infos: list[dict[str, Any]] = [{} for _ in self.envs]
 
@@ -503,13 +506,16 @@ def _ray_vec_env_class() -> type:
                 a, j = self._owner[i]
                 by_actor.setdefault(a, []).append(j)
             groups = list(by_actor.items())
-            refs = [call(self._actors[a], local) for a, local in groups]
-            try:
-                values = [self._ray.get(ref) for ref in refs]
-            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
-                raise RayClusterError(f"an env actor was lost during the call: {type(exc).__name__}") from exc
+            values = self._get_all([call(self._actors[a], local) for a, local in groups])
             per_actor = {a: iter(pickle.loads(v)) for (a, _), v in zip(groups, values, strict=True)}
             return [next(per_actor[self._owner[i][0]]) for i in order]
+
+        def _get_all(self, refs: list[Any]) -> list[Any]:
+            """``ray.get`` for calls other than step/reset: a lost actor is a :class:`RayClusterError`."""
+            try:
+                return list(self._ray.get(refs))
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
+                raise RayClusterError(f"an env actor was lost during the call: {type(exc).__name__}") from exc
 
         def get_images(self) -> Sequence[np.ndarray | None]:
             """``render()`` of every env (``rgb_array`` mode), as ``SubprocVecEnv``."""
@@ -525,7 +531,7 @@ def _ray_vec_env_class() -> type:
 
         def has_attr(self, attr_name: str) -> bool:
             """Whether every env has ``attr_name``."""
-            return all(self._ray.get([actor.has_attr.remote(attr_name) for actor in self._actors]))
+            return all(self._get_all([actor.has_attr.remote(attr_name) for actor in self._actors]))
 
         def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
             """``env.get_wrapper_attr(attr_name)`` of each env in ``indices``."""
