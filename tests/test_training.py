@@ -62,7 +62,7 @@ def test_yaml_exponent_integers_are_rejected_naming_the_field() -> None:
         ({"n_timesteps": 100, "buffer_size": 5}, "buffer_size"),  # a DQN argument given to PPO
         ({"n_timesteps": 0}, "n_timesteps"),
         ({"n_timesteps": 100, "n_envs": -1}, "n_envs"),
-        ({"n_timesteps": 100, "vec_env": "ray"}, "vec_env"),
+        ({"n_timesteps": 100, "vec_env": "threads"}, "vec_env"),
         ({"n_timesteps": 100, "normalize": "yes"}, "normalize"),
         ({"n_timesteps": 100, "normalize": {"clip_obs": -1.0}}, "clip_obs"),
         ({"n_timesteps": 100, "policy_kwargs": {"activation_fn": "nn.ReLU"}}, "activation_fn"),

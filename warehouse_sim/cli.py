@@ -127,7 +127,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not os.path.isdir(args.resume):
             raise CliError(f"--resume: no run folder {args.resume}")
         print(f"resuming {args.resume}", flush=True)
-        result = resume(args.resume, progress_bar=progress, verbose=args.verbose, command=command, on_progress=on_progress)
+        result = resume(
+            args.resume, progress_bar=progress, verbose=args.verbose, command=command, on_progress=on_progress,
+            ray_address=args.ray_address,
+        )
     else:
         env_id = args.env or DEFAULT_TRAIN_ENV
         algo = args.algo or "ppo"
@@ -147,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed = 0 if args.seed is None else args.seed
         result = train(
             config, out_dir=out, seed=seed, progress_bar=progress, verbose=args.verbose, command=command,
-            on_progress=on_progress,
+            on_progress=on_progress, ray_address=args.ray_address,
         )
     report = result.eval_report
     print(f"trained {result.timesteps:,} timesteps in {duration(result.wall_time_s)}; run folder: {result.run_dir}")
@@ -292,6 +295,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from warehouse_sim.plotting import plot_curves_with_band, save_figure_atomic
+    from warehouse_sim.training.sweep import (
+        CURVES_FILE,
+        RESULTS_FILE,
+        SETTINGS_FILE,
+        format_sweep,
+        learning_curves,
+        load_sweep_spec,
+        read_sweep_spec,
+        resume_sweep,
+        run_sweep,
+    )
+
+    if args.resume is not None:
+        if args.out is not None:
+            raise CliError("--resume continues the sweep in its own folder; drop --out")
+        if args.spec is not None and load_sweep_spec(args.spec) != read_sweep_spec(args.resume):
+            raise CliError(f"{args.spec} is not the sweep in {args.resume} (drop SWEEP.yaml to resume it as it is)")
+        result = resume_sweep(args.resume, address=args.address)
+    elif args.spec is None:
+        raise CliError("give SWEEP.yaml, or --resume DIR")
+    else:
+        spec = load_sweep_spec(args.spec)
+        out = args.out or os.path.join("sweeps", f"{spec.algo}-{spec.env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}")
+        print(f"sweep of {spec.algo.upper()} on {spec.env_id} -> {out}", flush=True)
+        result = run_sweep(spec, out, address=args.address)
+    figure = plot_curves_with_band(
+        learning_curves(result), title=f"{result.spec.algo.upper()} on {result.spec.env_id}: learning curves per setting"
+    )
+    save_figure_atomic(figure, result.sweep_dir / CURVES_FILE)
+    print(format_sweep(result))
+    print(f"tables: {result.sweep_dir / SETTINGS_FILE}, {result.sweep_dir / RESULTS_FILE}; curves: {result.sweep_dir / CURVES_FILE}")
+    return 0 if all(t.status == "done" for t in result.trials) else 1
+
+
 # ---------------------------------------------------------------------------- view
 def _cmd_view(args: argparse.Namespace) -> int:
     from warehouse_sim.sim.client import GuiInUseError, GuiUnavailableError
@@ -357,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=_positive_int, default=None, help="total env steps (default: the hyperparameter file's)")
     p.add_argument("--seed", type=int, default=None, help="seed of the model and the training envs (default 0)")
     p.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs (default: the hyperparameter file's)")
-    p.add_argument("--vec-env", choices=("auto", "subproc", "dummy"), default=None, help="SubprocVecEnv or DummyVecEnv (auto: subproc for several envs on more than 2 cores)")
+    p.add_argument("--vec-env", choices=("auto", "subproc", "dummy", "ray"), default=None, help="SubprocVecEnv, DummyVecEnv, or envs in Ray actors (auto: subproc for several envs on more than 2 cores)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR", help="with --vec-env ray: the Ray cluster (HOST:PORT, or auto for the one `ray start` runs here; default: a local Ray for the run)")
     p.add_argument("--out", default=None, metavar="DIR", help="new run folder (default runs/<algo>-<env>-<time>)")
     p.add_argument("--resume", default=None, metavar="DIR", help="continue a killed or interrupted run from its last checkpoint")
     p.add_argument("--hyperparams", default=None, metavar="FILE", help="hyperparameter YAML (default training/hyperparams/<algo>.yml)")
@@ -383,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="REPORT.json", help="write the report as JSON")
     p.add_argument("--plot", default=None, metavar="FILE.png", help="plot the KPIs over the first episode (with --against's on the same seed)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "sweep",
+        help="Ray Tune over seeds and hyperparameters of a train config: one run folder per trial, ranked",
+        description="Run the trials of SWEEP.yaml (see warehouse_sim.training.sweep) on Ray Tune, locally or on a "
+        "Ray cluster; write one run folder per trial, results.csv/settings.csv (best first) and learning_curves.png.",
+    )
+    p.add_argument("spec", nargs="?", default=None, metavar="SWEEP.yaml", help="the sweep (optional with --resume)")
+    p.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster (HOST:PORT, or auto; default: a local Ray)")
+    p.add_argument("--out", default=None, metavar="DIR", help="new sweep folder (default sweeps/<algo>-<env>-<time>)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue the sweep in DIR after its driver stopped")
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("view", help="watch a policy in the PyBullet GUI (live plot for Inventory), or record a video")
     _add_env_args(p, default=None)

@@ -275,6 +275,42 @@ def plot_learning_curve(
     return fig
 
 
+def plot_curves_with_band(
+    curves: Sequence[tuple[str, Sequence[tuple[np.ndarray, np.ndarray]]]],
+    *,
+    title: str = "",
+    ylabel: str = "evaluation return",
+) -> Figure:
+    """Learning curves of several settings, each over several seeds: mean line, min-max band.
+
+    Args:
+        curves: Per setting, its label and per seed ``(timesteps, values)`` (shapes ``(n,)``,
+            timesteps increasing). The seeds' curves are interpolated onto the timesteps of
+            all of them, within the range they share.
+        title: Figure title.
+        ylabel: Label of the y axis.
+    """
+    fig, axes = _new_figure(1, width=8.0, panel_height=4.0)
+    ax = axes[0]
+    for label, runs in curves:
+        runs = [(x, y) for x, y in runs if len(x)]
+        if not runs:
+            continue
+        lo, hi = max(x[0] for x, _ in runs), min(x[-1] for x, _ in runs)
+        grid = np.unique(np.concatenate([x for x, _ in runs]))
+        grid = grid[(grid >= lo) & (grid <= hi)] if hi >= lo else runs[0][0]
+        values = np.array([np.interp(grid, x, y) for x, y in runs])
+        (line,) = ax.plot(grid, values.mean(axis=0), "o-", ms=3, label=f"{label} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel(f"{ylabel}\n(line: mean over seeds, band: min-max)")
+    ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def save_figure_atomic(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:
     """Save ``fig`` to ``path`` (format from the suffix) atomically (see :func:`warehouse_sim._files.atomic_path`)."""
     with atomic_path(path) as tmp:

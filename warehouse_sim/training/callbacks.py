@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,15 +139,19 @@ class KpiEvalCallback(BaseCallback):
         keep_best: Keep the best evaluated model (see :func:`~warehouse_sim.training.checkpoints.best_checkpoint`).
         clock: The run's wall clock.
         stop: No evaluation starts once a stop was requested.
+        on_evaluation: Called with each evaluation's ``evaluations.jsonl`` entry, after
+            it is written (e.g. to report it to Ray Tune).
     """
 
     def __init__(
         self, run_dir: Path, eval_env: gym.Env[Any, Any], *, every: int, episodes: int, seed: int,
         evaluate_at_start: bool, keep_best: bool, clock: WallClock, stop: StopRequest,
+        on_evaluation: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__()
         self.run_dir, self.eval_env, self.episodes, self.seed = run_dir, eval_env, episodes, seed
         self.evaluate_at_start, self.keep_best, self.clock, self.stop = evaluate_at_start, keep_best, clock, stop
+        self.on_evaluation = on_evaluation
         self._period = _Periodic(every)
         self._best = float("-inf")
 
@@ -181,6 +186,8 @@ class KpiEvalCallback(BaseCallback):
         }
         with (self.run_dir / EVALUATIONS_FILE).open("a") as f:
             f.write(json.dumps(entry) + "\n")
+        if self.on_evaluation is not None:
+            self.on_evaluation(entry)
         if self.keep_best and summary["return"]["mean"] > self._best:
             self._best = summary["return"]["mean"]
             save_checkpoint(

@@ -21,20 +21,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim._yaml import read_yaml
 from warehouse_sim.training.algo_args import check_algo_args
+from warehouse_sim.training.ray_vec_env import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
 Algo = Literal["ppo", "dqn", "qrdqn"]
-VecEnvKind = Literal["auto", "subproc", "dummy"]
+VecEnvKind = Literal["auto", "subproc", "dummy", "ray"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
+_Settings = TypeVar("_Settings")
 #: SB3 policy names (the observation space decides which one fits; checked when the run starts).
 POLICIES: tuple[str, ...] = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
@@ -56,7 +58,7 @@ _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
-        "reward_shaping", "eval_seed", "keep_best", "against", "target",
+        "reward_shaping", "eval_seed", "keep_best", "against", "target", "ray",
     }
 )  # fmt: skip
 
@@ -94,8 +96,9 @@ class TrainConfig:
         n_timesteps: Total environment steps (summed over the parallel envs).
         n_envs: Parallel environments.
         vec_env: ``"subproc"`` (one process per env), ``"dummy"`` (all in this process),
-            or ``"auto"``: dummy for one env or on a machine with at most two cores,
-            subproc otherwise.
+            ``"ray"`` (envs in Ray actors, on a cluster:
+            :mod:`~warehouse_sim.training.ray_vec_env`), or ``"auto"``: dummy for one env
+            or on a machine with at most two cores, subproc otherwise.
         policy: SB3 policy name.
         normalize: ``VecNormalize`` settings, or ``None`` for raw observations.
         env_kwargs: Keyword arguments of ``gym.make``.
@@ -124,6 +127,8 @@ class TrainConfig:
         target: KPI name -> the smallest acceptable ratio of the policy's mean to the
             ``against`` baseline's (e.g. ``{is_success: 0.9}``); ``eval.json`` says
             whether the run met it.
+        ray: With ``vec_env: ray``: envs per actor, CPUs per actor, restarts
+            (:class:`~warehouse_sim.training.ray_vec_env.RayEnvConfig`); ``None``: its defaults.
     """
 
     env_id: str
@@ -147,6 +152,7 @@ class TrainConfig:
     reward_shaping: str | None = None
     against: str | None = None
     target: Mapping[str, float] = field(default_factory=dict)
+    ray: RayEnvConfig | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -172,12 +178,14 @@ class TrainConfig:
         if self.warm_start is not None:
             _check_warm_start(self)
         _check_verdict(self)
+        if self.ray is not None and not isinstance(self.ray, RayEnvConfig):
+            raise ValueError(f"ray must be a RayEnvConfig, got {self.ray!r}")
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def resolved_vec_env(self) -> Literal["subproc", "dummy"]:
+    def resolved_vec_env(self) -> Literal["subproc", "dummy", "ray"]:
         """The vectorised-env kind ``"auto"`` resolves to on this machine."""
         if self.vec_env != "auto":
             return self.vec_env
@@ -206,18 +214,29 @@ class TrainConfig:
             data["normalize"] = NormalizeConfig(**normalize)
         if data.get("warm_start") is not None:
             data["warm_start"] = _warm_start_config(data["warm_start"])
+        if data.get("ray") is not None:
+            data["ray"] = _ray_config(data["ray"])
         return cls(**data)
 
 
-def _warm_start_config(value: Any) -> WarmStartConfig:
+def _settings(cls: type[_Settings], name: str, value: Any, example: str) -> _Settings:
+    """The frozen dataclass ``cls`` from the mapping ``value`` of the hyperparameter ``name``."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"warm_start must be a mapping such as {{baseline: heuristic}}, got {value!r}")
-    unknown = sorted(set(value) - set(WarmStartConfig.__dataclass_fields__))
+        raise ValueError(f"{name} must be a mapping such as {example}, got {value!r}")
+    unknown = sorted(set(value) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
     if unknown:
-        raise ValueError(f"unknown warm_start key(s): {', '.join(unknown)}")
-    if "baseline" not in value:
+        raise ValueError(f"unknown {name} key(s): {', '.join(unknown)}")
+    return cls(**value)
+
+
+def _warm_start_config(value: Any) -> WarmStartConfig:
+    if isinstance(value, Mapping) and "baseline" not in value:
         raise ValueError("warm_start needs a baseline")
-    return WarmStartConfig(**value)
+    return _settings(WarmStartConfig, "warm_start", value, "{baseline: heuristic}")
+
+
+def _ray_config(value: Any) -> RayEnvConfig:
+    return _settings(RayEnvConfig, "ray", value, "{envs_per_actor: 4}")
 
 
 def _check_warm_start(config: TrainConfig) -> None:
@@ -313,6 +332,19 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
             (the message names the field).
         FileNotFoundError: if the file does not exist.
     """
+    file, entry = load_entry(algo, env_id, path=path)
+    try:
+        return config_from_entry(algo, env_id, entry)
+    except ValueError as exc:
+        raise ValueError(f"{file}, entry {env_id}: {exc}") from None
+
+
+def load_entry(algo: str, env_id: str, *, path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The file read and the raw entry of ``env_id`` in it (as written, not yet validated).
+
+    Args and errors as :func:`load_train_config` (except invalid values, which
+    :func:`config_from_entry` finds).
+    """
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {algo!r}")
     file = Path(path) if path is not None else hyperparams_dir() / f"{algo}.yml"
@@ -328,10 +360,7 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     entry = document[env_id]
     if not isinstance(entry, dict):
         raise ValueError(f"{file}: the entry {env_id!r} must be a mapping")
-    try:
-        return config_from_entry(algo, env_id, entry)
-    except ValueError as exc:
-        raise ValueError(f"{file}, entry {env_id}: {exc}") from None
+    return file, entry
 
 
 def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> TrainConfig:
@@ -344,6 +373,8 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
     algo_kwargs = {k: v for k, v in entry.items() if k not in _RUN_KEYS}
     if run.get("warm_start") is not None:
         run["warm_start"] = _warm_start_config(run["warm_start"])
+    if run.get("ray") is not None:
+        run["ray"] = _ray_config(run["ray"])
     normalize = run.pop("normalize", False)
     if normalize is True:
         normalize_config: NormalizeConfig | None = NormalizeConfig()

@@ -2,7 +2,7 @@
 
 A run folder holds::
 
-    config.yaml          resolved TrainConfig, seed, exact command, versions, git revision, sessions
+    config.yaml          resolved TrainConfig, seed, exact command, versions, git revision, sessions (host, pid)
     model.zip            the final model, or with keep_best the best evaluated one (written last, atomically)
     vecnormalize.pkl     VecNormalize statistics (when the config normalises)
     eval.json            evaluation of the final model (see warehouse_sim.evaluation), with the
@@ -28,6 +28,8 @@ Stable-Baselines3 and torch are imported inside the functions only.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import platform
 import signal
 import time
 import warnings
@@ -114,6 +116,8 @@ class _Options:
     verbose: int
     command: str | None
     on_progress: ProgressFn | None
+    ray_address: str | None = None
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None
 
 
 def read_run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -141,6 +145,8 @@ def train(
     verbose: int = 0,
     command: str | None = None,
     on_progress: ProgressFn | None = None,
+    ray_address: str | None = None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``config`` from scratch into the new (or empty) folder ``out_dir``.
 
@@ -154,10 +160,16 @@ def train(
         on_progress: Called every 5% of the timesteps with a
             :class:`~warehouse_sim.training.control.TrainProgress` (e.g. to log progress
             where no progress bar can be shown).
+        ray_address: With ``vec_env: ray``, the Ray cluster (default: a local Ray
+            started for the run, or the one this process is connected to).
+        on_evaluation: Called with each periodic evaluation's ``evaluations.jsonl`` entry
+            (e.g. to report it to Ray Tune).
 
     Raises:
-        ValueError: for a bad seed, env kwargs, reward shaping or algorithm setting;
-            nothing is written then.
+        ValueError: for a bad seed, env kwargs, reward shaping or algorithm setting, or a
+            Ray address without ``vec_env: ray``; nothing is written then.
+        ConnectionError: if no Ray cluster answers at ``ray_address``.
+        gymnasium.error.DependencyNotInstalled: ``vec_env: ray`` without Ray installed.
         RunFolderError: if ``out_dir`` exists and is not empty, or another process is
             writing it.
         TrainingInterrupted: on SIGINT/SIGTERM (a checkpoint is saved if learning had begun).
@@ -166,7 +178,7 @@ def train(
     check_int("seed", seed, low=0, high=MAX_SEED)
     if run_dir.exists() and (not run_dir.is_dir() or not is_empty(run_dir)):
         raise RunFolderError(f"{run_dir} already exists and is not empty (use --resume to continue a run)")
-    _preflight(config, seed)
+    _preflight(config, seed, ray_address)
     run_info: dict[str, Any] = {
         "seed": seed,
         "command": command,
@@ -174,7 +186,7 @@ def train(
         "versions": versions(*RUN_PACKAGES),
         "sessions": [],
     }
-    options = _Options(progress_bar, verbose, command, on_progress)
+    options = _Options(progress_bar, verbose, command, on_progress, ray_address, on_evaluation)
     with locked(run_dir):
         if not is_empty(run_dir):
             raise RunFolderError(f"{run_dir} already exists and is not empty (use --resume to continue a run)")
@@ -188,13 +200,16 @@ def resume(
     verbose: int = 0,
     command: str | None = None,
     on_progress: ProgressFn | None = None,
+    ray_address: str | None = None,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Continue a killed or interrupted run from its last complete checkpoint up to the same total timesteps.
 
     Loads the checkpoint's model, replay buffer (off-policy) and ``VecNormalize``
     statistics, after discarding what the killed session wrote after that checkpoint
     (see :func:`~warehouse_sim.training.run_folder.discard_after`). Without any
-    checkpoint the run restarts from scratch in the same folder.
+    checkpoint the run restarts from scratch in the same folder. ``ray_address`` and
+    ``on_evaluation`` are those of :func:`train`.
 
     Raises:
         RunFolderError: if the folder is not a run folder, the run already finished, or
@@ -205,8 +220,8 @@ def resume(
     config, run_info = read_run_config(run_dir)
     if (run_dir / MODEL_FILE).is_file():
         raise RunFolderError(f"the run in {run_dir} already finished ({MODEL_FILE} exists)")
-    _preflight(config, int(run_info["seed"]))
-    options = _Options(progress_bar, verbose, command, on_progress)
+    _preflight(config, int(run_info["seed"]), ray_address)
+    options = _Options(progress_bar, verbose, command, on_progress, ray_address, on_evaluation)
     with locked(run_dir):
         checkpoints = list_checkpoints(run_dir / CHECKPOINTS_DIR)
         checkpoint = checkpoints[-1] if checkpoints else None
@@ -215,12 +230,13 @@ def resume(
 
 
 # ---------------------------------------------------------------------------- validation
-def _preflight(config: TrainConfig, seed: int) -> None:
+def _preflight(config: TrainConfig, seed: int, ray_address: str | None) -> None:
     """Everything that can fail before learning, checked without writing anything.
 
     Builds one env (env kwargs), applies the reward shaping, and builds the model once
     in memory, so SB3's own checks (policy name against the observation space, the
     algorithm against the action space) fail here rather than in a half-made run folder.
+    With ``vec_env: ray``, Ray must import and a cluster answer at ``ray_address``.
 
     Raises:
         ValueError: naming the problem.
@@ -228,6 +244,7 @@ def _preflight(config: TrainConfig, seed: int) -> None:
     from warehouse_sim._optional import require_extra
 
     require_extra("train", "stable_baselines3", "torch", "tensorboard", *(("sb3_contrib",) if config.algo == "qrdqn" else ()))
+    _check_ray(config, ray_address)
     env = shape_reward(gym.make(config.env_id, **dict(config.env_kwargs)), config.reward_shaping, _gamma(config))
     try:
         from stable_baselines3.common.vec_env import DummyVecEnv
@@ -246,6 +263,17 @@ def _preflight(config: TrainConfig, seed: int) -> None:
         env.close()
 
 
+def _check_ray(config: TrainConfig, ray_address: str | None) -> None:
+    """Fail before anything is written if ``vec_env: ray`` cannot work (or an address is given without it)."""
+    if config.resolved_vec_env() == "ray":
+        from warehouse_sim.training.ray_vec_env import import_ray, probe_address
+
+        import_ray()
+        probe_address(ray_address)
+    elif ray_address is not None:
+        raise ValueError(f"a Ray address needs vec_env: ray (this run uses vec_env: {config.vec_env})")
+
+
 # ---------------------------------------------------------------------------- a session
 def _session(
     config: TrainConfig, run_dir: Path, run_info: dict[str, Any], checkpoint: Path | None, options: _Options
@@ -258,7 +286,9 @@ def _session(
     seed = int(run_info["seed"])
     with StopRequest() as stop:
         try:
-            venv = make_vec_env(config, run_dir=run_dir, seed=seed + 1_000 * session, session=session)
+            venv = make_vec_env(
+                config, run_dir=run_dir, seed=seed + 1_000 * session, session=session, ray_address=options.ray_address
+            )
             try:
                 eval_env = gym.make(config.env_id, **dict(config.env_kwargs))
                 try:
@@ -302,13 +332,15 @@ def _record_session(
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": command,
             "resumed_from": str(checkpoint.relative_to(run_dir)) if checkpoint else None,
+            "host": platform.node(),  # which machine ran the session (sweeps and clusters)
+            "pid": os.getpid(),
         }
     )
     write_text_atomic(run_dir / CONFIG_FILE, yaml.safe_dump({"config": config.to_dict(), "run": run_info}, sort_keys=False))
     return len(run_info["sessions"]) - 1
 
 
-def _env_factory(config: TrainConfig, monitor_file: str) -> Callable[[], gym.Env[Any, Any]]:
+def _env_factory(config: TrainConfig, monitor_file: str | None) -> Callable[[], gym.Env[Any, Any]]:
     env_id, kwargs, shaping, gamma = config.env_id, dict(config.env_kwargs), config.reward_shaping, _gamma(config)
 
     def make() -> gym.Env[Any, Any]:
@@ -326,14 +358,30 @@ def _env_factory(config: TrainConfig, monitor_file: str) -> Callable[[], gym.Env
     return make
 
 
-def make_vec_env(config: TrainConfig, *, run_dir: Path, seed: int, session: int) -> Any:
-    """The training ``VecEnv``: Monitor-wrapped (then reward-shaped) envs in a Dummy/SubprocVecEnv, seeded."""
+def make_vec_env(
+    config: TrainConfig, *, run_dir: Path, seed: int, session: int, ray_address: str | None = None
+) -> Any:
+    """The training ``VecEnv``: Monitor-wrapped (then reward-shaped) envs in a Dummy/Subproc/RayVecEnv, seeded.
+
+    With ``vec_env: ray`` the envs' monitors have no file: the vec env writes the same
+    monitor files here from the episodes' infos (the actors may run on other machines).
+    """
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     monitor_dir = run_dir / MONITOR_DIR
     monitor_dir.mkdir(parents=True, exist_ok=True)
-    factories = [_env_factory(config, str(monitor_dir / f"{session}-{rank}")) for rank in range(config.n_envs)]
-    venv = SubprocVecEnv(factories) if config.resolved_vec_env() == "subproc" else DummyVecEnv(factories)
+    monitor_files = [str(monitor_dir / f"{session}-{rank}") for rank in range(config.n_envs)]
+    kind = config.resolved_vec_env()
+    if kind == "ray":
+        from warehouse_sim.training.ray_vec_env import make_ray_vec_env
+
+        venv = make_ray_vec_env(
+            [_env_factory(config, None) for _ in monitor_files], config=config.ray, address=ray_address,
+            monitor_files=monitor_files, env_id=config.env_id,
+        )
+    else:
+        factories = [_env_factory(config, path) for path in monitor_files]
+        venv = SubprocVecEnv(factories) if kind == "subproc" else DummyVecEnv(factories)
     venv.seed(seed)
     return venv
 
@@ -440,7 +488,7 @@ def _learn(
             KpiEvalCallback(
                 run_dir, eval_env, every=config.eval_freq, episodes=config.n_eval_episodes, seed=config.eval_seed,
                 evaluate_at_start=warm_started and config.warm_start is not None, keep_best=config.keep_best,
-                clock=clock, stop=stop,
+                clock=clock, stop=stop, on_evaluation=options.on_evaluation,
             )
         )
     if options.on_progress is not None:
