@@ -30,7 +30,7 @@ def rollout_profit(env: gym.Env, policy, seeds) -> np.ndarray:  # noqa: ANN001
 
 def test_relative_value_iteration_satisfies_the_bellman_equation(mdp: SingleSkuMdp) -> None:
     solution = mdp.solve()
-    q = mdp._q_values(solution.bias)
+    q = mdp.q_values(solution.bias)
     residual = q.max(axis=1) - solution.bias - solution.gain
     assert np.ptp(residual) < 1e-6 and abs(residual).max() < 1e-6
     assert np.array_equal(q.argmax(axis=1), solution.policy)
@@ -54,8 +54,8 @@ def test_mdp_simulation_agrees_with_exact_evaluation(mdp: SingleSkuMdp) -> None:
 
 def test_optimal_beats_every_searched_rule_exactly(mdp: SingleSkuMdp) -> None:
     optimum = mdp.evaluate(mdp.solve().policy, 200) / 200
-    found = rules.search_reorder(mdp, episodes=4, finalists=4)
-    base = rules.search_reorder(mdp, base_stock=True, episodes=4, finalists=4)
+    found = rules.search_rule(mdp, "sS", episodes=4, finalists=4)
+    base = rules.search_rule(mdp, "base-stock", episodes=4, finalists=4)
     assert optimum >= found.profit_per_period >= base.profit_per_period
 
 
