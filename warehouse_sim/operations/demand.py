@@ -13,7 +13,7 @@ builds it. Models:
   (:func:`price_response` is that formula, the one place it is written); over a window of
   ``hours`` it is that times ``hours / period_hours``.
 - ``time_profile``: the same rates times an hour-of-day and a day-of-week multiplier
-  (``hour_of_day``: 24 values, ``day_of_week``: 7, each > 0; the clock starts at hour
+  (``hour_of_day``: 24 values, ``day_of_week``: 7, each >= 0; the clock starts at hour
   ``start_hour`` of the week, 0 = Monday 00:00). A window's multiplier is the mean of the
   profile over the window, hour by hour (a daily period of a flat-hour profile gets its
   day's multiplier). Poisson draws.
@@ -94,9 +94,11 @@ def price_response(base_rate: _Array, base_price: _Array, elasticity: _Array, pr
 def _multipliers(where: str, value: Any, length: int) -> tuple[float, ...]:
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
         raise ValueError(f"{where} must be a list of {length} numbers, got {value!r}")
-    values = tuple(check_real(where, v, strict=True) for v in value)
+    values = tuple(check_real(where, v) for v in value)
     if len(values) != length:
         raise ValueError(f"{where} must have {length} values, got {len(values)}")
+    if not sum(values) > 0:
+        raise ValueError(f"{where} must have a positive value")
     return values
 
 
@@ -107,8 +109,8 @@ class DemandSpec:
     Attributes:
         model: ``poisson`` (default), ``time_profile``, ``negative_binomial`` or ``replay``.
         variance_to_mean: ``negative_binomial``: variance / mean of the units in any window (> 1).
-        hour_of_day: ``time_profile``: 24 multipliers (hours 0..23), default flat.
-        day_of_week: ``time_profile``: 7 multipliers (Monday..Sunday), default flat.
+        hour_of_day: ``time_profile``: 24 multipliers >= 0 (hours 0..23), default flat.
+        day_of_week: ``time_profile``: 7 multipliers >= 0 (Monday..Sunday), default flat.
         start_hour: ``time_profile``: hour of the week at the scenario's time 0 (0 = Monday 00:00).
         file: ``replay``: the CSV file (a path relative to the scenario file, or absolute).
         start: ``replay``: ISO date-time of the scenario's time 0 (default: midnight before the first order).
