@@ -149,22 +149,27 @@ def test_featuring_far_skus_loads_the_fleet() -> None:
     base = load_warehouse_scenario("warehouse-tiny")
     promotion = PromotionSpec(uplift=4.0)
     scenario = dataclasses.replace(base, operations=dataclasses.replace(base.operations, promotion_slots=1, promotion=promotion))
-    metres_per_unit = {}
+    metres, shipped = {}, {}
     for sku in (0, 3):  # T-00 has the slot nearest the pack station, T-03 (the slowest mover) the farthest
         env = gym.make("warehouse_sim/Fulfilment-v0", scenario=scenario)
-        env.reset(seed=0)
-        model = env.unwrapped.task.model
-        featured = np.zeros(4, dtype=bool)
-        featured[sku] = True
-        model.set_promotions(featured)
+        assert env.action_space.nvec[-1] == 5 and env.observation_space.shape == (9 + 8 * 4,)
+        obs, _ = env.reset(seed=0)
         policy = make_baseline("heuristic", env)
         policy.reset(env)
-        obs = None
         for _ in range(12):
-            obs, _, terminated, truncated, info = env.step(policy.act(obs))
+            action = policy.act(obs)
+            action[-1] = sku + 1  # the slot entry: feature this SKU
+            obs, _, terminated, truncated, info = env.step(action)
+            assert obs[9 + 8 * sku + 7] == 1.0 and info["period"]["featured"][sku]
             if terminated or truncated:
                 break
-        shipped = int(model.ledger.cum_units[1].sum())
-        metres_per_unit[sku] = info["distance_m"] / shipped
+        metres[sku], shipped[sku] = info["distance_m"], int(info["cumulative"]["sales"].sum())
         env.close()
-    assert metres_per_unit[3] > 1.1 * metres_per_unit[0]
+    # the far item sells fewer units for more robot travel
+    assert metres[3] / shipped[3] > 1.3 * metres[0] / shipped[0]
+
+
+def test_fulfilment_spaces_are_unchanged_without_slots() -> None:
+    env = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny")
+    assert env.action_space.nvec.tolist()[-1] == 3 and env.observation_space.shape == (9 + 7 * 4,)
+    env.close()
