@@ -16,7 +16,7 @@ average cost per period is 0.05 - the average profit). For each instance::
   (the stationary distribution of its Markov chain), and plays capped base-stock on the
   100 judged episodes (seeds 0..99, 1000 periods each) in Inventory-v0. Writes
   ``training/results/lost-sales/<instance>/exact.json``.
-- ``train``: trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
+- ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
   (the training runner of ``warehouse-sim train``; its periodic evaluations play
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
@@ -28,7 +28,8 @@ average cost per period is 0.05 - the average profit). For each instance::
   same demand: every policy sees the same draws for a seed). "PPO < CBS" compares PPO and
   capped base-stock on those same episodes.
 - ``bounds``: checks that order quantities 0..16 and on hand up to 36 do not bind the
-  optimum: solves each instance (L <= 3) again with on hand up to 48 and orders 0..20.
+  optimum: solves each instance again with on hand up to 40 and orders 0..20, with the
+  time and peak memory of each solve.
 
 Goals (issue 16): PPO within 2% of the optimum on every instance and better than the best
 capped base-stock on at least 12 of 16.
@@ -143,15 +144,33 @@ def exact(instance: str) -> dict[str, Any]:
 
 
 def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int) -> dict[str, Any]:
-    """Train, export and evaluate one policy; returns its evaluation report."""
-    from warehouse_sim.evaluation import evaluate
-    from warehouse_sim.export import export_onnx
+    """Train one policy with the family entry into ``runs/lost-sales/<algo>-<instance>``, then :func:`publish` it."""
     from warehouse_sim.training import load_train_config, train
 
     config = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
     config = config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
     run_dir = RUNS / f"{algo}-{instance}"
-    result = train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
+    train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
+    return publish(instance, algo, run_dir)
+
+
+def publish(instance: str, algo: str, run_dir: Path) -> dict[str, Any]:
+    """Export a finished run of an instance to ``<instance>/<algo>/policy.onnx`` and evaluate it into ``eval.json``.
+
+    The run must have trained on the instance with the family entry (checked against its
+    ``config.yaml``); the ONNX policy plays the 100 judged episodes against ``baseline:optimal``.
+    """
+    from warehouse_sim.evaluation import evaluate
+    from warehouse_sim.export import export_onnx
+    from warehouse_sim.training import load_train_config
+    from warehouse_sim.training.runner import read_run_config
+
+    config, run = read_run_config(run_dir)
+    family = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
+    expected = family.with_overrides(n_timesteps=config.n_timesteps, env_kwargs={**family.env_kwargs, **env_kwargs(instance)})
+    if config != expected:
+        raise ValueError(f"{run_dir} was not trained with the {algo}-lost-sales.yml entry on {instance}")
+    eval_report = json.loads((run_dir / "eval.json").read_text())
     out = RESULTS / instance / algo
     out.mkdir(parents=True, exist_ok=True)
     onnx = out / "policy.onnx"
@@ -160,13 +179,12 @@ def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int) -> 
     report["policy"] = str(onnx.relative_to(ROOT))
     report["training"] = {
         "algo": algo,
-        "timesteps": result.timesteps,
-        "train_wall_time_s": round(result.wall_time_s, 1),
-        "kept_best": result.eval_report.get("kept_best"),
-        "seed": seed,
+        "timesteps": eval_report["timesteps"],
+        "train_wall_time_s": eval_report["wall_time_s"],
+        "kept_best": eval_report.get("kept_best"),
+        "seed": run["seed"],
         "hyperparams": f"training/hyperparams/{algo}-lost-sales.yml",
-        "command": f"python training/inventory_benchmark.py train --algo {algo} --only {instance}"
-        + (f" --timesteps {timesteps}" if timesteps else ""),
+        "command": f"python training/inventory_benchmark.py train --algo {algo} --only {instance} --timesteps {config.n_timesteps}",
     }
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -243,7 +261,11 @@ def table() -> str:
 
 
 def bounds(instances: list[str]) -> list[str]:
-    """Optimal costs with the shipped bounds and with on hand up to 48 and orders 0..20 (equal: the bounds do not bind)."""
+    """Optimal costs with the shipped bounds and with on hand up to 40 and orders 0..20 (equal: the bounds do not bind).
+
+    Also the time and peak memory of each solve (the wide L=4 instance is the largest the
+    solver is asked for: 7,974,201 states x 21 actions).
+    """
     from warehouse_sim.operations import load_scenario
     from warehouse_sim.operations.mdp import SingleSkuMdp
 
@@ -252,28 +274,37 @@ def bounds(instances: list[str]) -> list[str]:
         scenario = load_scenario(scenario_name(instance))
         sku = scenario.skus[0]
         wide = dataclasses.replace(
-            scenario, skus=(dataclasses.replace(sku, capacity=48, order_quantities=tuple(range(21))),)
+            scenario, skus=(dataclasses.replace(sku, capacity=40, order_quantities=tuple(range(21))),)
         )
-        costs = [cost_offset(instance) - SingleSkuMdp(s).solve().gain for s in (scenario, wide)]
-        out.append(f"{instance}: optimal cost {costs[0]:.6f} (shipped bounds), {costs[1]:.6f} (on hand <= 48, orders 0..20)")
+        figures = []
+        for s in (scenario, wide):
+            mdp = SingleSkuMdp(s)
+            started = time.perf_counter()
+            gain = mdp.solve().gain
+            figures.append(
+                f"{cost_offset(instance) - gain:.6f} ({mdp.n_states:,} states x {mdp.n_actions} actions, "
+                f"{time.perf_counter() - started:.0f} s, peak RSS {_peak_rss_mb():.0f} MB)"
+            )
+        out.append(f"{instance}: optimal cost {figures[0]}; on hand <= 40 and orders 0..20: {figures[1]}")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "bounds"))
+    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds"))
     parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--run", type=Path, default=None, help="publish: the finished run folder (default runs/lost-sales/<algo>-<instance>)")
     args = parser.parse_args(argv)
     instances = args.only or list(INSTANCES)
     if args.command == "table":
         print(table())
         return 0
     if args.command == "bounds":
-        for line in bounds([i for i in instances if not i.startswith("L4")]):
+        for line in bounds(instances):
             print(line, flush=True)
         return 0
     for instance in instances:
@@ -285,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             (folder / "exact.json").write_text(json.dumps(result, indent=1) + "\n")
             summary = ", ".join(f"{k} {result[k]['average_cost']:.4f}" for k in ("optimal", *RULES))
         else:
-            report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed)
+            if args.command == "publish":
+                report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}")
+            else:
+                report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed)
             costs = episode_costs(report, instance)
             summary = f"{args.algo} mean cost {np.mean(costs):.4f} over {len(costs)} episodes"
         print(f"{instance}: {summary} ({time.perf_counter() - started:.0f} s)", flush=True)

@@ -171,6 +171,8 @@ class OperationsModel:
         self.price_idx = np.zeros(n, dtype=np.int64)
         self.price = np.zeros(n)
         self.featured = np.zeros(n, dtype=bool)
+        self._nothing_featured = np.zeros(n, dtype=bool)
+        self._nothing_featured.flags.writeable = False
         self.last_lead_time = self.lead_time.copy()
         self.reset()
 
@@ -581,7 +583,7 @@ class OperationsModel:
 
     def _check_featured(self, featured: np.ndarray | None) -> np.ndarray:
         if featured is None:
-            return np.zeros(self.n_skus, dtype=bool)
+            return self._nothing_featured
         mask = np.asarray(featured)
         if mask.shape != (self.n_skus,) or mask.dtype.kind not in "biu" or not np.isin(mask, (0, 1)).all():
             raise ValueError(f"featured must be {self.n_skus} booleans (or 0/1), got {featured!r}")
