@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import gymnasium as gym
 import pytest
@@ -17,16 +15,8 @@ from warehouse_sim.operations.mdp import SingleSkuMdp
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _benchmark_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("inventory_benchmark", ROOT / "training" / "inventory_benchmark.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-benchmark = _benchmark_module()
+sys.path.insert(0, str(ROOT / "training"))
+import inventory_benchmark as benchmark  # a script of training/, importable once its folder is on the path
 
 
 @pytest.mark.parametrize("instance", benchmark.INSTANCES)

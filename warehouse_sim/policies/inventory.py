@@ -131,6 +131,11 @@ def tabular_table(scenario: Scenario, method: str, seed: int = TABULAR_SEED, ste
     return train_tabular(mdp, method, seed=seed, horizon=scenario.horizon, config=TabularConfig(steps=steps))  # type: ignore[arg-type]
 
 
+def _rule_policy(env: gym.Env[Any, Any], kind: str) -> InventoryRulePolicy:
+    scenario, horizon = _scenario(env)
+    return InventoryRulePolicy(_searched(scenario, horizon, kind), kind)
+
+
 def make_optimal_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:optimal``: the exact average-reward optimum by relative value iteration."""
     scenario, _ = _scenario(env)
@@ -139,32 +144,27 @@ def make_optimal_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
 
 def make_ss_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:sS``: the best (s, S) rule at the best fixed price."""
-    scenario, horizon = _scenario(env)
-    return InventoryRulePolicy(_searched(scenario, horizon, "sS"), "sS")
+    return _rule_policy(env, "sS")
 
 
 def make_base_stock_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:base-stock``: the best order-up-to level at the best fixed price."""
-    scenario, horizon = _scenario(env)
-    return InventoryRulePolicy(_searched(scenario, horizon, "base-stock"), "base-stock")
+    return _rule_policy(env, "base-stock")
 
 
 def make_capped_base_stock_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:capped-base-stock``: the best (order-up-to S, at most r per period) rule at the best fixed price."""
-    scenario, horizon = _scenario(env)
-    return InventoryRulePolicy(_searched(scenario, horizon, "capped-base-stock"), "capped-base-stock")
+    return _rule_policy(env, "capped-base-stock")
 
 
 def make_constant_order_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:constant-order``: the best constant order level at the best fixed price."""
-    scenario, horizon = _scenario(env)
-    return InventoryRulePolicy(_searched(scenario, horizon, "constant-order"), "constant-order")
+    return _rule_policy(env, "constant-order")
 
 
 def make_myopic_price_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
     """``baseline:myopic-price``: price e/(e-1) x unit cost (nearest level), best (s, S) at it."""
-    scenario, horizon = _scenario(env)
-    return InventoryRulePolicy(_searched(scenario, horizon, "myopic-price"), "myopic-price")
+    return _rule_policy(env, "myopic-price")
 
 
 def make_q_learning_policy(env: gym.Env[Any, Any]) -> InventoryRulePolicy:
