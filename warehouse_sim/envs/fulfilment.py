@@ -52,6 +52,7 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | 0 .. C-1 | price level of SKU class k (classes by demand rank: A, B, C...); each SKU of the class takes that level of its own price list (clipped to its last level) |
     | C .. C+N-1 | replenishment order level of SKU i (its ``order_quantities``) |
     | C+N | dispatch rule: 0 FIFO (oldest first), 1 earliest due date, 2 nearest robot (greedy shortest grid distance) |
+    | C+N+1 .. C+N+k | promotion slots (scenarios whose ``operations`` block has ``promotion_slots: k > 0``; none by default): 0 empty, ``1 + i`` features SKU i for the epoch (its demand times the uplift, part of it taken from its category; the slot cost per epoch) |
 
     Out-of-range, non-integer, NaN or wrongly shaped actions raise ``ValueError``
     before anything changes.
@@ -77,6 +78,9 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | 13 + 7 i | SKU i demand last epoch / its base rate per epoch (at base price) |
     | 14 + 7 i | SKU i price level in force / (levels - 1) |
     | 15 + 7 i | SKU i selling time of a lot ordered now: epochs of the shift left after it arrives (``max(0, epochs left - lead_time_i)``) / epochs |
+
+    With promotion slots each SKU block has an eighth entry (``16 + 8 i``, the others at
+    ``9 + 8 i`` ...): 1 if the SKU is featured, else 0.
 
     ``scale_i`` is the SKU's capacity, or twice its largest order quantity if it has none.
 
@@ -199,7 +203,8 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
             scenario, fidelity=fidelity, gui=render_mode == "human", driver=driver  # type: ignore[arg-type]
         )
         task, m = self.task, self.task.model
-        self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)]]).astype(np.int64)
+        slots = np.full(task.slots, m.n_skus + 1)
+        self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)], slots]).astype(np.int64)
         self.action_space = spaces.MultiDiscrete(self.nvec)
         self.observation_space = spaces.Box(0.0, OBSERVATION_HIGH, shape=(task.observation_size,), dtype=np.float32)
         self._renderer: TopDownRenderer | None = None

@@ -1,10 +1,13 @@
 """Catalogue and scenario: the plain data an operations model is built from.
 
 A :class:`Scenario` is a catalogue of :class:`Sku` plus the business rules (fixed order
-cost, lost sales or backorders, shared storage, horizon). Both are frozen dataclasses
+cost, lost sales or backorders, shared storage, horizon), its demand model
+(:class:`~warehouse_sim.operations.demand.DemandSpec`) and its promotion slots
+(:class:`~warehouse_sim.operations.demand.PromotionSpec`). All are frozen dataclasses
 validated in ``__post_init__``; every error is a ``ValueError`` naming the field.
 Scenario files are YAML under ``assets/scenarios/`` (see ``reference-single-sku.yaml``),
-loaded with :func:`load_scenario`.
+loaded with :func:`load_scenario`. A file may start from another scenario with
+``extends: NAME_OR_PATH``: its top-level fields replace the base's.
 
 Units: money in currency units, quantities in whole units, time in periods (one period
 is ``period_hours`` simulated hours), sizes in metres, weights in kilograms.
@@ -23,6 +26,8 @@ from typing import Any, Literal, TypeVar
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim._yaml import read_yaml
 from warehouse_sim.assets import asset_path
+from warehouse_sim.operations.demand import DemandSpec, PromotionSpec, price_response
+from warehouse_sim.operations.replay import OrderStream
 
 T = TypeVar("T")
 Mode = Literal["lost_sales", "backorder"]
@@ -82,6 +87,7 @@ class Sku:
         order_quantities: Allowed replenishment order sizes in units, strictly increasing (>= 0).
         lead_time: Periods between ordering and receipt (>= 1): ordered in period t,
             received at the start of period t + lead_time, before that period's demand.
+            With ``lead_time_pmf``, the longest lead time.
         holding_cost: Cost per unit on hand at the end of a period (>= 0).
         penalty: Cost per unit of lost sales (lost-sales mode) or per unit backlogged at
             the end of a period (backorder mode) (>= 0).
@@ -91,6 +97,10 @@ class Sku:
         size: Item box dimensions (x, y, z) in metres, each > 0.
         weight: Item weight in kilograms (> 0).
         slot: Abstract storage slot id; the warehouse layout maps it to a rack slot.
+        lead_time_pmf: Stochastic lead times: the probabilities of 1, 2, ..., ``lead_time``
+            periods (each >= 0, summing to 1, the last > 0), drawn independently per lot
+            (see :class:`~warehouse_sim.operations.model.OperationsModel`); ``None``: always
+            ``lead_time``.
     """
 
     id: str
@@ -109,6 +119,7 @@ class Sku:
     size: tuple[float, float, float]
     weight: float
     slot: str
+    lead_time_pmf: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("id", "name", "slot"):
@@ -142,6 +153,13 @@ class Sku:
         check_int(f"{where}: initial_on_hand", self.initial_on_hand, low=0, high=MAX_UNITS)
         if self.capacity is not None and self.initial_on_hand > self.capacity:
             raise ValueError(f"{where}: initial_on_hand {self.initial_on_hand} exceeds capacity {self.capacity}")
+        if self.lead_time_pmf is not None:
+            pmf = tuple(check_real(f"{where}: lead_time_pmf", p, high=1.0) for p in _seq(f"{where}: lead_time_pmf", self.lead_time_pmf))
+            if len(pmf) != self.lead_time:
+                raise ValueError(f"{where}: lead_time_pmf must give the probabilities of 1..{self.lead_time} periods, got {len(pmf)} values")
+            if not math.isclose(sum(pmf), 1.0, abs_tol=1e-9) or pmf[-1] <= 0:
+                raise ValueError(f"{where}: lead_time_pmf must sum to 1 with its last value > 0, got {list(pmf)}")
+            object.__setattr__(self, "lead_time_pmf", pmf)
         object.__setattr__(self, "prices", prices)
         object.__setattr__(self, "order_quantities", quantities)
         object.__setattr__(self, "size", size)
@@ -149,7 +167,14 @@ class Sku:
 
     def demand_rate(self, price: float) -> float:
         """Mean demand in units per period at ``price`` (before seasonality)."""
-        return self.base_rate * (price / self.base_price) ** (-self.elasticity)
+        return price_response(self.base_rate, self.base_price, self.elasticity, price)
+
+    @property
+    def mean_lead_time(self) -> float:
+        """Expected lead time in periods."""
+        if self.lead_time_pmf is None:
+            return float(self.lead_time)
+        return float(sum((k + 1) * p for k, p in enumerate(self.lead_time_pmf)))
 
 
 def _seq(where: str, value: Any) -> tuple[Any, ...]:
@@ -203,6 +228,10 @@ class Scenario:
             grouping of units into orders depends on it, not the per-SKU demand.
         due_hours: Hours from placement an order may wait before it is due (> 0).
         reward_scale: Money per unit of reward for learning (> 0): reward = profit / reward_scale.
+        demand: The demand model and its parameters (default: price-elastic Poisson).
+        promotion_slots: SKUs each decision may feature (recommendation slots; 0: off).
+        promotion: What featuring does (uplift, cannibalisation, slot cost, categories).
+        order_stream: The parsed order file of a ``replay`` demand model (else ``None``).
     """
 
     name: str
@@ -216,7 +245,11 @@ class Scenario:
     mean_lines_per_order: float = 1.0
     due_hours: float = 24.0
     reward_scale: float = 100.0
+    demand: DemandSpec = field(default_factory=DemandSpec)
+    promotion_slots: int = 0
+    promotion: PromotionSpec = field(default_factory=PromotionSpec)
     index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
+    order_stream: OrderStream | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -255,6 +288,22 @@ class Scenario:
         object.__setattr__(self, "skus", skus)
         object.__setattr__(self, "seasonality", season)
         object.__setattr__(self, "index", {s.id: i for i, s in enumerate(skus)})
+        if not isinstance(self.demand, DemandSpec):
+            raise ValueError(f"demand must be a DemandSpec, got {self.demand!r}")
+        self.demand.check_skus(self.index, self.mode)
+        stream = None
+        if self.demand.model == "replay":
+            assert self.demand.file is not None
+            stream = OrderStream.from_csv(self.demand.file, self.index, start=self.demand.start)
+        object.__setattr__(self, "order_stream", stream)
+        check_int("promotion_slots", self.promotion_slots, low=0)
+        if self.promotion_slots > len(skus):
+            raise ValueError(f"promotion_slots must be <= the number of SKUs ({len(skus)}), got {self.promotion_slots}")
+        if not isinstance(self.promotion, PromotionSpec):
+            raise ValueError(f"promotion must be a PromotionSpec, got {self.promotion!r}")
+        self.promotion.category_index(self.index)
+        if self.promotion_slots and self.demand.model == "replay":
+            raise ValueError("promotion_slots: a replayed order stream does not respond to promotions")
 
     @property
     def n_skus(self) -> int:
@@ -302,7 +351,12 @@ def scenario_from_dict(data: Any) -> Scenario:
     if not isinstance(raw_skus, list) or not raw_skus:
         raise ValueError("skus: the catalogue must be a non-empty list")
     skus = tuple(_build(Sku, s, f"skus[{i}]") for i, s in enumerate(raw_skus))
-    return _build(Scenario, data, "scenario", {"skus": skus})
+    nested: dict[str, Any] = {"skus": skus}
+    if "demand" in data:
+        nested["demand"] = DemandSpec.from_dict(data["demand"])
+    if "promotion" in data:
+        nested["promotion"] = PromotionSpec.from_dict(data["promotion"])
+    return _build(Scenario, data, "scenario", nested)
 
 
 def scenario_file(name_or_path: str | Path) -> Path:
@@ -319,15 +373,43 @@ def scenario_file(name_or_path: str | Path) -> Path:
     return asset_path(f"scenarios/{name_or_path}.yaml")
 
 
-def read_scenario_yaml(name_or_path: str | Path) -> Any:
+def read_scenario_yaml(name_or_path: str | Path, *, _depth: int = 0) -> Any:
     """Parse the scenario YAML named ``name_or_path`` (see :func:`scenario_file`) and return the raw data.
+
+    ``extends`` is resolved (the file's top-level fields over its base's) and a relative
+    ``demand.file`` made relative to the file's folder.
 
     Raises:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
         ValueError: naming the file, for a file that is not UTF-8, not valid YAML, or
-            has a duplicate key.
+            has a duplicate key, or a bad ``extends``.
     """
-    return read_yaml(scenario_file(name_or_path), what="scenario")
+    path = scenario_file(name_or_path)
+    data = read_yaml(path, what="scenario")
+    if not isinstance(data, Mapping):
+        return data
+    data = _resolve_files(dict(data), path.parent)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"scenario {path.name}: extends must name a scenario, got {base!r}")
+    if _depth > 8:
+        raise ValueError(f"scenario {path.name}: extends nests too deep (a cycle?)")
+    relative = path.parent / base
+    parent = read_scenario_yaml(relative if relative.is_file() else base, _depth=_depth + 1)
+    if not isinstance(parent, Mapping):
+        raise ValueError(f"scenario {path.name}: extends {base!r}, which is not a mapping")
+    return {**parent, **data}
+
+
+def _resolve_files(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Make a relative ``demand.file`` (also under ``operations``) relative to the scenario's folder."""
+    for holder in (data, data.get("operations")):
+        demand = holder.get("demand") if isinstance(holder, dict) else None
+        if isinstance(demand, Mapping) and isinstance(demand.get("file"), str) and not Path(demand["file"]).is_absolute():
+            holder["demand"] = {**demand, "file": str((folder / demand["file"]).resolve())}  # type: ignore[index]
+    return data
 
 
 def load_scenario_file(name_or_path: str | Path, build: Callable[[Any], T]) -> T:

@@ -123,7 +123,12 @@ class FulfilmentTask(Task):
         #: fast fidelity calls it every ``on_tick_every`` ticks.
         self.on_tick: Callable[[], None] | None = None
         self.on_tick_every = 1
-        self._decision = (m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0)
+        #: Promotion slots of the scenario (0: none); with slots the action ends with one entry per slot.
+        self.slots = self.ops_scenario.promotion_slots
+        self._per_sku = _N_PER_SKU + int(self.slots > 0)
+        self._decision: tuple[np.ndarray, np.ndarray, int, np.ndarray | None] = (
+            m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0, None
+        )
         self.reset(np.random.default_rng(0))
 
     @property
@@ -133,8 +138,8 @@ class FulfilmentTask(Task):
 
     @property
     def observation_size(self) -> int:
-        """Length of the observation vector: ``6 + 3 + 7 n_skus``."""
-        return _N_GLOBAL + _N_PER_SKU * self.model.n_skus
+        """Length of the observation vector: ``6 + 3 + 7 n_skus`` (``8 n_skus`` with promotion slots)."""
+        return _N_GLOBAL + self._per_sku * self.model.n_skus
 
     @property
     def client(self) -> Any:
@@ -169,12 +174,21 @@ class FulfilmentTask(Task):
         self.fleet.close()
 
     # ------------------------------------------------------------------ decisions
-    def decode(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Split a MultiDiscrete action into (price level per SKU, order level per SKU, rule)."""
-        c = self.n_classes
+    def decode(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+        """Split a MultiDiscrete action into (price level per SKU, order level per SKU, rule, featured SKUs).
+
+        The featured SKUs are a boolean mask from the slot entries after the rule (each 0 or
+        ``1 + i``), or ``None`` without promotion slots.
+        """
+        c, n = self.n_classes, self.model.n_skus
         class_level = action[:c]
         price_idx = np.minimum(class_level[self.classes], self.model.n_price_levels - 1)
-        return price_idx, action[c : c + self.model.n_skus].astype(np.int64), int(action[-1])
+        featured = None
+        if self.slots:
+            featured = np.zeros(n, dtype=bool)
+            picks = action[c + n + 1 :].astype(np.int64)
+            featured[picks[picks > 0] - 1] = True
+        return price_idx, action[c : c + n].astype(np.int64), int(action[c + n]), featured
 
     def apply(self, action: Any) -> None:
         """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`)."""
@@ -187,13 +201,16 @@ class FulfilmentTask(Task):
             return StepOutcome(profit / self.reward_scale, truncated=True, reason=PHYSICS_ERROR)
         return StepOutcome(profit / self.reward_scale, terminated=self.epoch >= self.scenario.n_epochs)
 
-    def run_epoch(self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int) -> float:
+    def run_epoch(
+        self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int, featured: np.ndarray | None = None
+    ) -> float:
         """Apply one epoch's decisions and simulate until the next epoch.
 
         Args:
             price_idx: Price level per SKU.
             order_idx: Replenishment order level per SKU.
             rule: Index in :data:`DISPATCH_RULES`.
+            featured: SKUs featured in the promotion slots for the epoch (boolean mask), or ``None``.
 
         Returns:
             The epoch's profit (currency units), from the ledger.
@@ -202,7 +219,9 @@ class FulfilmentTask(Task):
         dock_before = m.dock.copy()
         m.start_period()
         m.set_prices(m.price_levels[np.arange(m.n_skus), price_idx])
-        m.order_stock(m.quantity_levels[np.arange(m.n_skus), order_idx])
+        m.order_stock(m.quantity_levels[np.arange(m.n_skus), order_idx], self.rng)
+        if self.slots:
+            m.set_promotions(featured)
         self.rule = rule
         self.jobs.add_putaways(m.dock - dock_before, self.now_s, self.now_s + self.ops_scenario.due_hours * 3600.0)
         demand_before = m.ledger.units[0].copy()
@@ -384,6 +403,7 @@ class FulfilmentTask(Task):
                 self.last_demand / self._rate_scale,
                 m.price_idx / self._price_span,
                 np.maximum(sc.n_epochs - self.epoch - self._lead_epochs, 0.0) / sc.n_epochs,
+                *([m.featured] if self.slots else []),
             ],
             axis=1,
         ).ravel()
