@@ -361,6 +361,27 @@ def _report(
     return report
 
 
+def find_report(
+    folder: str | Path, env_id: str, policy: str, *, env_kwargs: Mapping[str, Any], episodes: int, seed: int
+) -> dict[str, Any] | None:
+    """A report of :func:`evaluate` saved in ``folder`` (``*.json``) for exactly this evaluation, or ``None``.
+
+    An evaluation is the same when the env id, the env kwargs, the policy spec and the
+    seeds (``seed .. seed + episodes - 1``) are; files that are not such reports are
+    skipped. Scripts use it to reuse costly evaluations (a physics Fulfilment-v0 shift
+    takes minutes) rather than running them again.
+    """
+    wanted = {"env_id": env_id, "policy": policy, "env_kwargs": dict(env_kwargs), "seeds": [seed, seed + episodes - 1]}
+    for file in sorted(Path(folder).glob("*.json")):
+        try:
+            report = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(report, dict) and all(report.get(key) == value for key, value in wanted.items()):
+            return report
+    return None
+
+
 def _episode_worker(env_id: str, env_kwargs: Mapping[str, Any], spec: str, seed: int) -> EpisodeResult:
     """One episode of ``spec`` in a fresh env (a worker process of :func:`evaluate`)."""
     import warehouse_sim  # noqa: F401 - registers the ids in a fresh worker
