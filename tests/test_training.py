@@ -440,6 +440,19 @@ def test_a_negative_seed_is_refused_before_the_run_folder_exists(tmp_path: Path)
     assert train(_tiny_ppo(n_timesteps=128), out_dir=tmp_path / "run", seed=0).timesteps == 128  # the same --out works
 
 
+def test_a_negative_seed_on_the_command_line_is_one_line_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from warehouse_sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--env", "warehouse_sim/Inventory-v0", "--seed", "-1", "--out", str(out)]) == 2
+    stdout, stderr = capsys.readouterr()
+    assert stdout == ""  # no "training ... -> DIR" line for a run that never starts
+    assert stderr.count("\n") == 1 and "seed must be an integer in [0, 2,147,483,647], got -1" in stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("algo", "entry", "field"),
     [

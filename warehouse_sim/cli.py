@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import gymnasium as gym
 
 import warehouse_sim
+from warehouse_sim._checks import check_int
 from warehouse_sim._files import check_writable, write_json_atomic
 from warehouse_sim._format import duration, plain
 from warehouse_sim._optional import MissingExtraError, require_extra
@@ -116,6 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from warehouse_sim.evaluation import format_report
     from warehouse_sim.training import load_train_config, resume, train
     from warehouse_sim.training.config import hyperparams_dir
+    from warehouse_sim.training.runner import MAX_SEED
 
     command = shlex.join(["warehouse-sim", *sys.argv[1:]])
     progress = sys.stdout.isatty() if args.progress is None else args.progress
@@ -145,9 +147,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             env_kwargs={**config.env_kwargs, **args.env_kwargs} if args.env_kwargs else None,
             final_eval_episodes=args.eval_episodes,
         )
+        seed = check_int("seed", 0 if args.seed is None else args.seed, low=0, high=MAX_SEED)
         out = args.out or os.path.join("runs", f"{algo}-{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}")
         print(f"training {algo.upper()} on {env_id} for {config.n_timesteps:,} timesteps -> {out}", flush=True)
-        seed = 0 if args.seed is None else args.seed
         result = train(
             config, out_dir=out, seed=seed, progress_bar=progress, verbose=args.verbose, command=command,
             on_progress=on_progress, ray_address=args.ray_address,
