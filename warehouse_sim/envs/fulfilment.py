@@ -15,6 +15,7 @@ from warehouse_sim.geometry.layout import Layout
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.sim.render import TopDownRenderer
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES, FulfilmentTask, WarehouseScenario, load_warehouse_scenario
+from warehouse_sim.tasks.fulfilment.agents import AgentDispatch, OnnxDecide
 from warehouse_sim.tasks.fulfilment.task import FIDELITIES, OBSERVATION_HIGH
 
 
@@ -53,7 +54,11 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | C+N | dispatch rule: 0 FIFO (oldest first), 1 earliest due date, 2 nearest robot (greedy shortest grid distance) |
 
     Out-of-range, non-integer, NaN or wrongly shaped actions raise ``ValueError``
-    before anything changes.
+    before anything changes. Every action in the space is valid: price levels beyond a
+    SKU's list take its last level, and replenishment beyond capacity is accepted (and
+    written off on arrival, a legal if costly choice), so :meth:`action_masks` (for
+    sb3-contrib's ``MaskablePPO``) allows everything. With ``dispatch`` other than
+    ``"action"``, the action's dispatch index is ignored.
 
     ## Observation Space
 
@@ -134,6 +139,13 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
             controller) or ``"policy:PATH.onnx"`` (an exported Navigation-v0 policy fed
             each robot's own lidar, goal and route hint; see
             :mod:`warehouse_sim.tasks.fulfilment.drivers`).
+        dispatch: Who hands waiting work to free robots: ``"action"`` (the action's
+            dispatch rule, default), a rule name (``"fifo"``, ``"edd"``, ``"nearest"``:
+            that rule whatever the action says), or ``"policy:PATH.onnx"``: each free
+            robot chooses its next job by an exported dispatch policy trained on
+            ``warehouse_sim/FleetDispatch-v0`` (see
+            :mod:`warehouse_sim.tasks.fulfilment.agents`; ``info["dispatch_decisions"]``
+            counts its decisions).
         render_mode: ``None``, ``"human"`` (PyBullet GUI) or ``"rgb_array"`` (top-down view).
         frame_interval_s: ``rgb_array`` only: simulated seconds between the frames
             captured during a step (:meth:`recent_frames`, what ``warehouse-sim view
@@ -160,6 +172,7 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         epoch_minutes: int | None = None,
         fidelity: str = "physics",
         driver: str = "planner",
+        dispatch: str = "action",
         render_mode: str | None = None,
         frame_interval_s: float = 30.0,
     ) -> None:
@@ -185,9 +198,22 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         if fidelity == "fast" and render_mode == "human":
             raise ValueError("render_mode='human' opens the PyBullet GUI: it needs fidelity='physics'")
         self.fidelity = fidelity
+        if not isinstance(dispatch, str) or not (
+            dispatch == "action" or dispatch in DISPATCH_RULES or dispatch.startswith("policy:")
+        ):
+            raise ValueError(f"dispatch must be 'action', one of {', '.join(DISPATCH_RULES)} or 'policy:PATH.onnx', "
+                             f"got {dispatch!r}")
+        decide = OnnxDecide(dispatch.removeprefix("policy:")) if dispatch.startswith("policy:") else None
+        self.dispatch = dispatch
         self.task: FulfilmentTask = FulfilmentTask(
             scenario, fidelity=fidelity, gui=render_mode == "human", driver=driver  # type: ignore[arg-type]
         )
+        if dispatch in DISPATCH_RULES:
+            self.task.fixed_rule = DISPATCH_RULES.index(dispatch)
+        self._agents: AgentDispatch | None = None
+        if decide is not None:
+            self._agents = AgentDispatch(self.task, decide, candidates=decide.candidates, rule=decide.rule)
+            self.task.jobs.dispatcher = self._agents
         task, m = self.task, self.task.model
         self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)]]).astype(np.int64)
         self.action_space = spaces.MultiDiscrete(self.nvec)
@@ -209,10 +235,27 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         """The warehouse layout."""
         return self.task.layout
 
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a shift (see the class docstring)."""
+        if self._agents is not None:
+            self._agents.reset()
+        obs, info = super().reset(seed=seed, options=options)
+        return obs, self._with_dispatch(info)
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Run one decision epoch (see the class docstring)."""
         self._frames = []
-        return super().step(action)
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, self._with_dispatch(info)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid choices per action dimension, concatenated (``bool``, ``sum(nvec)``): all, see the Action Space section."""
+        return np.ones(int(self.nvec.sum()), dtype=bool)
+
+    def _with_dispatch(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self._agents is not None:
+            info["dispatch_decisions"] = self._agents.decisions
+        return info
 
     def recent_frames(self) -> list[tuple[float, np.ndarray, dict[str, Any]]]:
         """``rgb_array`` only: ``(sim_time_s, frame, fleet_kpis)`` every ``frame_interval_s`` of the last step.

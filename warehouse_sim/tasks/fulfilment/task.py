@@ -72,6 +72,8 @@ class FulfilmentTask(Task):
         classes: Price class per SKU, ``(n_skus,)``.
         fleet: The executor moving the robots.
         jobs: The robots' work.
+        fixed_rule: A dispatch rule (index in :data:`DISPATCH_RULES`) that replaces the
+            action's, or None (the action's rule).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class FulfilmentTask(Task):
         #: fast fidelity calls it every ``on_tick_every`` ticks.
         self.on_tick: Callable[[], None] | None = None
         self.on_tick_every = 1
+        self.fixed_rule: int | None = None
         self._decision = (m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0)
         self.reset(np.random.default_rng(0))
 
@@ -155,6 +158,7 @@ class FulfilmentTask(Task):
         self.orders_shipped = 0
         self.orders_shipped_late = 0
         self.cycle_time_sum_s = 0.0
+        self.lost_wait_s = 0.0  # placement-to-loss seconds of the orders lost
         self.busy_s = 0.0
         self.cum_busy_s = 0.0
         self.last_demand = np.zeros(self.model.n_skus, dtype=np.int64)
@@ -173,8 +177,9 @@ class FulfilmentTask(Task):
         return price_idx, action[c : c + self.model.n_skus].astype(np.int64), int(action[-1])
 
     def apply(self, action: Any) -> None:
-        """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`)."""
-        self._decision = self.decode(np.asarray(action))
+        """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`, :attr:`fixed_rule`)."""
+        price_idx, order_idx, rule = self.decode(np.asarray(action))
+        self._decision = (price_idx, order_idx, rule if self.fixed_rule is None else self.fixed_rule)
 
     def advance(self) -> StepOutcome:
         """Run the epoch; reward = profit / reward_scale; terminated at the end of the shift."""
@@ -318,6 +323,7 @@ class FulfilmentTask(Task):
         now_h = self.now_s / 3600.0
         for order in m.expire_orders(now_h):
             self._open.remove(order.id)
+            self.lost_wait_s += self.now_s - order.placed_h * 3600.0
         book = m.book.orders
         for oid in self._open:
             order = book[oid]

@@ -1,0 +1,312 @@
+"""The robots as agents: each free robot chooses its next job among candidate work items.
+
+:class:`AgentDispatch` is a :class:`~warehouse_sim.tasks.fulfilment.jobs.Dispatcher`: set
+on a task's job board, it replaces the dispatch rule. At each dispatch moment (every
+control tick on the physics clock, at the events of the fast one) with waiting work and
+free robots, it
+
+1. computes the pairs the reference rule (``rule``, ``"nearest"`` by default) would make
+   for the free robots; the robots decide one after another in the rule's pair order,
+   then the robots the rule leaves without work, by index;
+2. offers each of them, before anyone decides, ``K`` candidate items: the rule's choice
+   for that robot first (if it has one), then the other waiting items by due time, then
+   grid distance from the robot;
+3. asks each robot in turn, through a ``decide(robot, observation, mask)`` callback, for
+   an action: ``0`` takes no new job now (the robot is asked again at the next dispatch
+   moment), ``k`` in ``1..K`` takes candidate ``k``. The mask (``int8``, ``K + 1``)
+   allows ``0`` always and candidate ``k`` if the slot is filled and no robot deciding
+   earlier at the same moment took that item (it is *held* by another robot). A robot
+   whose candidates are all empty or held is not asked. A masked choice is never
+   executed: it counts in :attr:`AgentDispatch.masked_actions` and takes no job.
+
+A robot that takes an item is planned to it by :meth:`JobBoard.assign`, the same
+hook the dispatch rules use; when no plan is found now, the robot stays free and the item
+waits (both are offered again at the next moment). With every robot choosing the rule's
+choice (:func:`rule_choice`), the board makes exactly the rule's assignments in the
+rule's order: the shift is the one Fulfilment-v0 runs with that rule.
+
+Observation of a robot (``float32``, clipped to ``[-10, 10]``), ``G = 11`` own and
+global features then ``F = 12`` features per candidate slot (zeros for an empty slot):
+
+| index | meaning (units) |
+|---|---|
+| 0 | shift elapsed (fraction) |
+| 1 | pick lines waiting / (4 n_robots) |
+| 2 | put-away trips waiting / n_robots |
+| 3 | robots without a job / n_robots |
+| 4 | open orders (not shipped, not lost) / (4 n_robots) |
+| 5, 6 | the robot's cell: row / rows, column / columns |
+| 7 | the robot is in its home cell (0/1) |
+| 8 | grid distance from the robot to the pack station / (rows + columns) |
+| 9 | the robot is deciding now (0/1; robots not deciding see no candidates) |
+| 10 | candidates it may take / K |
+| G + F k + 0 | slot filled (0/1) |
+| G + F k + 1 | a pick line (1) or a put-away trip (0) |
+| G + F k + 2 | grid distance robot -> item source / (rows + columns) |
+| G + F k + 3 | grid distance source -> destination (pack station, or the SKU's slot) / (rows + columns) |
+| G + F k + 4 | age: minutes since the item became available (order placement, receipt) / 10 |
+| G + F k + 5 | due slack: minutes until its due time / 60 (negative: late) |
+| G + F k + 6 | SKU index / n_skus |
+| G + F k + 7 | units / 10 |
+| G + F k + 8 | taking it leaves no line of its order waiting (0/1; put-aways 0) |
+| G + F k + 9 | other lines of its order waiting / 4 |
+| G + F k + 10 | the reference rule's choice for this robot (0/1) |
+| G + F k + 11 | other free robots nearer to its source / n_robots |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from warehouse_sim.tasks.fulfilment.dispatch import DISPATCH_RULES, WorkItem
+from warehouse_sim.tasks.fulfilment.jobs import JobBoard
+from warehouse_sim.tasks.fulfilment.slotting import or_far
+
+if TYPE_CHECKING:
+    from warehouse_sim.tasks.fulfilment.task import FulfilmentTask
+
+N_GLOBAL = 11
+N_PER_CANDIDATE = 12
+#: Index, within a candidate slot, of the "reference rule's choice" flag.
+RULE_FLAG = 10
+#: Bound of every observation entry.
+OBSERVATION_BOUND = 10.0
+#: The action that takes no new job.
+NO_JOB = 0
+#: The single-decision view that dispatch policies are trained and exported on.
+DISPATCH_ID = "warehouse_sim/FleetDispatch-v0"
+
+#: ``decide(robot, observation, mask) -> action`` asks one robot for its choice.
+Decide = Callable[[int, np.ndarray, np.ndarray], int]
+
+
+def observation_size(candidates: int) -> int:
+    """Length of a robot's observation with ``candidates`` slots: ``G + F K``."""
+    return N_GLOBAL + N_PER_CANDIDATE * candidates
+
+
+def rule_choice(observation: np.ndarray, mask: np.ndarray) -> int:
+    """The action that follows the reference rule: its candidate if the robot has one it may take, else :data:`NO_JOB`."""
+    k = len(mask) - 1
+    flags = np.asarray(observation)[N_GLOBAL + RULE_FLAG : N_GLOBAL + N_PER_CANDIDATE * k : N_PER_CANDIDATE]
+    chosen = np.flatnonzero((flags > 0.5) & (np.asarray(mask)[1:] > 0))
+    return int(chosen[0]) + 1 if chosen.size else NO_JOB
+
+
+def open_order_seconds(task: FulfilmentTask) -> float:
+    """Order-seconds spent open since reset: shipped orders' cycle times, lost orders' waits, open orders' ages.
+
+    Non-decreasing in simulated time; its increase over an interval is the integral of
+    the number of open orders over it (Little's law: the mean cycle time times orders).
+    """
+    now = task.now_s
+    return task.cycle_time_sum_s + task.lost_wait_s + sum(now - o.placed_h * 3600.0 for o in task.open_orders())
+
+
+class AgentDispatch:
+    """Free robots choose their next job (see the module docstring); set on ``task.jobs.dispatcher``.
+
+    Args:
+        task: The fulfilment task whose board it dispatches.
+        decide: Asks one robot for its action.
+        candidates: Candidate slots ``K`` per robot (>= 1).
+        rule: The reference rule whose choice is offered first and flagged.
+
+    Attributes:
+        candidates: ``K``.
+        n_actions: ``K + 1``.
+        decisions: Robots asked since :meth:`reset`.
+        no_jobs: Of those, the ones that took no job.
+        masked_actions: Of those, the masked choices (not executed).
+
+    Raises:
+        ValueError: for a bad ``candidates`` or an unknown rule.
+    """
+
+    def __init__(self, task: FulfilmentTask, decide: Decide, *, candidates: int = 8, rule: str = "nearest") -> None:
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+            raise ValueError(f"candidates must be an integer >= 1, got {candidates!r}")
+        if rule not in DISPATCH_RULES:
+            raise ValueError(f"rule must be one of {', '.join(DISPATCH_RULES)}, got {rule!r}")
+        self.task = task
+        self.decide = decide
+        self.candidates = candidates
+        self.n_actions = candidates + 1
+        self.rule = DISPATCH_RULES.index(rule)
+        layout = task.layout
+        rows, cols = layout.shape
+        self._span = float(rows + cols)
+        self._shape = (rows, cols)
+        self._leg: dict[tuple[str, int], float] = {}  # (kind, sku) -> source -> destination cells
+        self.reset()
+
+    @property
+    def observation_size(self) -> int:
+        """Length of a robot's observation."""
+        return observation_size(self.candidates)
+
+    def reset(self) -> None:
+        """Zero the counters (a new shift)."""
+        self.decisions = 0
+        self.no_jobs = 0
+        self.masked_actions = 0
+
+    # ------------------------------------------------------------------ the dispatcher
+    def __call__(self, board: JobBoard, free: list[int], now_s: float, rule: int) -> None:
+        """One dispatch moment: the free robots choose in turn (see the module docstring)."""
+        pairs = board.rule_pairs(self.rule, free)
+        ruled = {r: board.items[k] for r, k in pairs}
+        order = [r for r, _ in pairs] + [r for r in free if r not in ruled]
+        offers = {r: self._candidates(board, r, ruled.get(r)) for r in order}
+        held: set[int] = set()
+        for r in order:
+            items = offers[r]
+            mask = np.zeros(self.n_actions, dtype=np.int8)
+            mask[NO_JOB] = 1
+            for k, item in enumerate(items):
+                mask[k + 1] = id(item) not in held
+            if not mask[1:].any():
+                continue
+            obs = self._observation(board, r, items, mask, ruled.get(r), free, now_s)
+            action = int(self.decide(r, obs, mask))
+            self.decisions += 1
+            if not (0 <= action < self.n_actions and mask[action]):
+                self.masked_actions += 1
+                continue
+            if action == NO_JOB:
+                self.no_jobs += 1
+                continue
+            item = items[action - 1]
+            if board.assign(r, item, now_s):
+                held.add(id(item))
+
+    def _candidates(self, board: JobBoard, r: int, ruled: WorkItem | None) -> list[WorkItem]:
+        """Robot ``r``'s candidate items: the rule's choice first, then by due time and distance."""
+        rest = sorted(
+            (it for it in board.items if it is not ruled), key=lambda it: (it.due_s, board.distance(r, it))
+        )
+        head = [ruled] if ruled is not None else []
+        return (head + rest)[: self.candidates]
+
+    # ------------------------------------------------------------------ observations
+    def idle_observation(self, robot: int) -> np.ndarray:
+        """The observation of a robot that is not deciding now: its own and global features, no candidates."""
+        board = self.task.jobs
+        obs = np.zeros(self.observation_size, dtype=np.float32)
+        head = self._global(board, self.task.now_s)
+        obs[:N_GLOBAL] = np.clip(self._robot_features(board, robot, head, deciding=False, n_valid=0),
+                                 -OBSERVATION_BOUND, OBSERVATION_BOUND)
+        return obs
+
+    def _global(self, board: JobBoard, now_s: float) -> np.ndarray:
+        task = self.task
+        n_r = board.fleet.n
+        n_pick = sum(1 for it in board.items if it.kind == "pick")
+        head = np.zeros(N_GLOBAL)
+        head[0] = now_s / (task.scenario.shift_hours * 3600.0)
+        head[1] = n_pick / (4.0 * n_r)
+        head[2] = (len(board.items) - n_pick) / n_r
+        head[3] = sum(1 for job in board.jobs if job is None) / n_r
+        head[4] = len(task.open_orders()) / (4.0 * n_r)
+        return head
+
+    def _robot_features(
+        self, board: JobBoard, r: int, head: np.ndarray, *, deciding: bool, n_valid: int
+    ) -> np.ndarray:
+        fleet = board.fleet
+        row, col = fleet.cell(r)
+        out = head.copy()
+        out[5] = row / self._shape[0]
+        out[6] = col / self._shape[1]
+        out[7] = float(fleet.cell(r) == fleet.homes[r])
+        out[8] = min(or_far(fleet.planner.distance((row, col), s)) for s in self.task.layout.station_faces) / self._span
+        out[9] = float(deciding)
+        out[10] = n_valid / self.candidates
+        return out
+
+    def _observation(
+        self, board: JobBoard, r: int, items: list[WorkItem], mask: np.ndarray, ruled: WorkItem | None,
+        free: Sequence[int], now_s: float,
+    ) -> np.ndarray:
+        obs = np.zeros(self.observation_size)
+        head = self._global(board, now_s)
+        obs[:N_GLOBAL] = self._robot_features(board, r, head, deciding=True, n_valid=int(mask[1:].sum()))
+        waiting_lines: dict[int, int] = {}
+        for it in board.items:
+            if it.kind == "pick":
+                waiting_lines[it.order_id] = waiting_lines.get(it.order_id, 0) + 1
+        n_r, n_skus = board.fleet.n, self.task.model.n_skus
+        for k, item in enumerate(items):
+            f = obs[N_GLOBAL + N_PER_CANDIDATE * k : N_GLOBAL + N_PER_CANDIDATE * (k + 1)]
+            mine = board.distance(r, item)
+            others = waiting_lines.get(item.order_id, 0) - 1 if item.kind == "pick" else 0
+            f[0] = 1.0
+            f[1] = float(item.kind == "pick")
+            f[2] = mine / self._span
+            f[3] = self._second_leg(board, item) / self._span
+            f[4] = (now_s - item.ready_s) / 600.0
+            f[5] = (item.due_s - now_s) / 3600.0
+            f[6] = item.sku / n_skus
+            f[7] = item.units / 10.0
+            f[8] = float(item.kind == "pick" and others == 0)
+            f[9] = others / 4.0
+            f[10] = float(item is ruled)
+            f[11] = sum(1 for q in free if q != r and board.distance(q, item) < mine) / n_r
+        return np.clip(obs, -OBSERVATION_BOUND, OBSERVATION_BOUND).astype(np.float32)
+
+    def _second_leg(self, board: JobBoard, item: WorkItem) -> float:
+        """Cells from the item's source to its destination (the pack station, or the SKU's slot), cached per SKU."""
+        key = (item.kind, item.sku)
+        leg = self._leg.get(key)
+        if leg is None:
+            planner = board.fleet.planner
+            dest = self.task.layout.station_faces if item.kind == "pick" else board.slot_faces[item.sku]
+            leg = float(min(or_far(planner.distance(s, d)) for s in item.source for d in dest))
+            self._leg[key] = leg
+        return leg
+
+
+class OnnxDecide:
+    """``decide`` by an exported dispatch policy: one inference per decision, the mask applied in the graph.
+
+    The network takes the robot's observation followed by its mask (``G + F K + K + 1``
+    entries, as the single-decision view :data:`DISPATCH_ID` shows them) and returns the
+    action.
+
+    Args:
+        path: The ``.onnx`` file (with its ``.json`` sidecar), exported for ``DISPATCH_ID``.
+
+    Attributes:
+        candidates: ``K`` the policy was trained with (its env kwargs, default 8).
+        rule: Its reference rule (default ``"nearest"``).
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: if the policy was not exported for ``DISPATCH_ID`` or its input does
+            not fit its candidates.
+    """
+
+    def __init__(self, path: str) -> None:
+        from warehouse_sim.onnx_runtime import OnnxSession
+
+        self.session = OnnxSession(path)
+        meta = self.session.metadata
+        if meta.get("env_id") != DISPATCH_ID:
+            raise ValueError(f"dispatch policy {path} was exported for {meta.get('env_id')}, not {DISPATCH_ID}")
+        kwargs = meta.get("env_kwargs", {})
+        self.candidates = kwargs.get("candidates", 8)
+        self.rule = kwargs.get("rule", "nearest")
+        want = (observation_size(self.candidates) + self.candidates + 1,)
+        if self.session.observation_shape != want:
+            raise ValueError(
+                f"dispatch policy {path} takes observations of shape {self.session.observation_shape}, "
+                f"{self.candidates} candidates give {want}"
+            )
+
+    def __call__(self, robot: int, observation: np.ndarray, mask: np.ndarray) -> int:
+        """The policy's action for one robot."""
+        x = np.concatenate([observation, mask.astype(np.float32)])[None]
+        return int(np.asarray(self.session.run(x)).reshape(-1)[0])
