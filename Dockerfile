@@ -9,8 +9,10 @@ COPY assets ./assets
 COPY training ./training
 
 # The README's install step. On machines whose pip index serves the CUDA build by default,
-# the CPU build comes from PyTorch's CPU index (README, "Set up").
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install --no-cache-dir ".[train]"
+# the CPU build comes from PyTorch's CPU index (README, "Set up"). For the nodes of a Ray
+# cluster (README, "Scaling out"): docker build --build-arg EXTRAS=train,ray -t warehouse-sim:ray .
+ARG EXTRAS=train
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install --no-cache-dir ".[${EXTRAS}]"
 
 # The README's main job: train PPO on Navigation-v0, then print its evaluation.
 ENTRYPOINT ["warehouse-sim"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_sim.bench import format_bench, run_bench
+from warehouse_sim import ENV_IDS
+from warehouse_sim.bench import default_steps, format_bench, run_bench
 from warehouse_sim.cli import main
 
 KEYS = {"env_id", "steps_per_s", "bare_physics_steps_per_s", "overhead_ratio", "sim_seconds_per_wall_second",
@@ -33,9 +34,28 @@ def test_run_bench_without_physics_reports_no_ratio() -> None:
     assert "n/a" in format_bench(result)
 
 
-def test_run_bench_rejects_too_few_steps() -> None:
+def test_run_bench_rejects_no_steps() -> None:
     with pytest.raises(ValueError, match="steps"):
-        run_bench("warehouse_sim/Navigation-v0", steps=1)
+        run_bench("warehouse_sim/Navigation-v0", steps=0)
+
+
+def test_slow_envs_print_significant_figures_and_any_step_count_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 15 item 18: "env steps/s: 0" for Fulfilment, and --steps 3 refused.
+    kwargs = json.dumps({"scenario": "warehouse-tiny"})
+    assert main(["bench", "--env", "warehouse_sim/Fulfilment-v0", "--env-kwargs", kwargs, "--steps", "3"]) == 0
+    out, err = capsys.readouterr()
+    rate = out.split("env steps/s:")[1].split()[0]
+    assert float(rate.replace(",", "")) > 0 and rate != "0"
+    assert "(3 steps)" in out and "timing warehouse_sim/Fulfilment-v0: 3 env steps" in err  # progress on stderr
+    assert format_bench({**run_bench("warehouse_sim/Inventory-v0", steps=5), "steps_per_s": 0.8512}).count("0.8512") == 1
+
+
+def test_default_steps_finish_in_about_a_minute_per_env() -> None:
+    # Issue 15 item 18: `bench` without --env ran every env 5,000 steps (hours for Fulfilment).
+    # The defaults are step counts (not timed here): a medium Fulfilment epoch costs ~1 s plus its bare physics.
+    assert default_steps("warehouse_sim/Fulfilment-v0") <= 30
+    assert all(default_steps(env_id) >= 1_000 for env_id in ENV_IDS if "Fulfilment" not in env_id)
+    assert default_steps("CartPole-v1") == 1_000
 
 
 def test_cli_bench_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

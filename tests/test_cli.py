@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def test_policy_file_errors_write_nothing(exported: Path, tmp_path: Path, capsys
     corrupt = tmp_path / "c.onnx"
     corrupt.write_bytes(b"\x00garbage")
     (tmp_path / "c.json").write_text((exported / "dqn.json").read_text())
-    assert "corrupt ONNX" in _error([*base, "--policy", str(corrupt), "--env-kwargs", '{"continuous": false}'], capsys)
+    assert "does not match its sidecar" in _error([*base, "--policy", str(corrupt), "--env-kwargs", '{"continuous": false}'], capsys)
     truncated = tmp_path / "t.zip"
     truncated.write_bytes((exported / "run" / "model.zip").read_bytes()[:300])
     assert "t.zip" in _error([*base, "--policy", str(truncated)], capsys)
@@ -207,3 +208,136 @@ def test_error_after_building_a_physics_env_is_still_one_line(tmp_path: Path) ->
     assert out.stderr.count("\n") == 1 and "space" in out.stderr, out.stderr
     assert out.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- issue 15: the command line
+def _run_cli(*argv: str, cwd: Path | None = None, prelude: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """``warehouse-sim ARGV`` in a fresh process; ``prelude`` runs first (e.g. to set the umask)."""
+    code = f"{prelude}\nimport sys\nfrom warehouse_sim.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=600, cwd=cwd, env=env)
+
+
+def _one_line_error(out: subprocess.CompletedProcess) -> str:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
+    return out.stderr
+
+
+def test_a_bad_scenario_value_is_one_line_naming_field_and_file(tmp_path: Path) -> None:
+    # Item 10: demand_level 1e25 / base_rate 1e30 failed at the first step ("lam value too large").
+    from warehouse_sim.assets import assets_dir
+
+    data = yaml.safe_load((assets_dir() / "scenarios" / "reference-single-sku.yaml").read_text())
+    data["skus"][0]["base_rate"] = 1.0e30
+    bad = tmp_path / "huge.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    kwargs = json.dumps({"scenario": str(bad), "continuous": False})
+    err = _one_line_error(_run_cli("evaluate", "--env", INV, "--env-kwargs", kwargs, "--policy", "baseline:random", cwd=tmp_path))
+    assert "base_rate" in err and str(bad) in err
+    err = _one_line_error(_run_cli("evaluate", "--env", INV, "--env-kwargs", '{"reward_scale": 1e-320}', "--policy", "baseline:random"))
+    assert "reward_scale" in err
+
+
+def test_train_and_export_without_the_train_extra_name_the_fix(tmp_path: Path) -> None:
+    # Item 14: ModuleNotFoundError tracebacks and an empty run folder. The extra's packages are made
+    # unimportable the way Python itself marks a failed import (None in sys.modules).
+    hide = "import sys\nfor name in ('torch', 'stable_baselines3', 'sb3_contrib', 'tensorboard', 'onnx'):\n    sys.modules[name] = None"
+    for argv in (["train", "--out", str(tmp_path / "run")], ["export", str(tmp_path), "--out", str(tmp_path / "p.onnx")],
+                 ["evaluate", "--env", NAV, "--policy", str(tmp_path / "m.zip")]):
+        (tmp_path / "m.zip").write_bytes(b"")
+        err = _one_line_error(_run_cli(*argv, prelude=hide, cwd=tmp_path))
+        assert "pip install \".[train]\"" in err and "torch" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.zip"]  # no run folder, no export
+
+
+@pytest.mark.parametrize("option", ["evaluate-out", "evaluate-plot", "view-record", "export-out", "bench-json"])
+def test_unwritable_outputs_are_refused_before_the_work_naming_the_users_path(option: str, tmp_path: Path) -> None:
+    # Item 15: `evaluate --out /proc/x.json` ran the whole evaluation, then named a temp file.
+    argv = {
+        "evaluate-out": ["evaluate", "--env", NAV, "--policy", "baseline:astar", "--episodes", "50", "--out", "/proc/x.json"],
+        "evaluate-plot": ["evaluate", "--env", NAV, "--policy", "baseline:astar", "--episodes", "50", "--plot", "/proc/x.png"],
+        "view-record": ["view", "--env", NAV, "--record", "/proc/v.gif"],
+        "export-out": ["export", str(tmp_path), "--out", "/proc/p.onnx"],
+        "bench-json": ["bench", "--env", NAV, "--json", "/proc/b.json"],
+    }[option]
+    started = time.monotonic()
+    err = _one_line_error(_run_cli(*argv, cwd=tmp_path))
+    assert argv[-1] in err and "cannot be written" in err and ".tmp" not in err
+    assert time.monotonic() - started < 60  # refused up front, not after 50 episodes (a loose bound: no timing claim)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_are_created_with_the_users_umask(tmp_path: Path) -> None:
+    # Item 16: report.json (and other outputs) were created mode 0600 by mkstemp.
+    hyperparams = tmp_path / "dqn.yml"
+    hyperparams.write_text(yaml.safe_dump(TINY["dqn"]))
+    umask = "import os\nos.umask(0o022)"
+    run, onnx = tmp_path / "run", tmp_path / "p.onnx"
+    assert _run_cli("train", "--algo", "dqn", "--hyperparams", str(hyperparams), "--out", str(run), prelude=umask).returncode == 0
+    assert _run_cli("export", str(run), "--out", str(onnx), prelude=umask).returncode == 0
+    kwargs = json.dumps({"continuous": False})
+    evaluate = ["evaluate", "--env", NAV, "--env-kwargs", kwargs, "--policy", str(onnx), "--episodes", "1"]
+    assert _run_cli(*evaluate, "--out", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"), prelude=umask).returncode == 0
+    assert _run_cli("view", "--env", NAV, "--max-steps", "3", "--record", str(tmp_path / "v.gif"), prelude=umask).returncode == 0
+    files = [run / "config.yaml", run / "eval.json", run / "model.zip", onnx, onnx.with_suffix(".json"), tmp_path / "r.json",
+             tmp_path / "r.png", tmp_path / "v.gif"]
+    modes = {f.name: oct(f.stat().st_mode & 0o777) for f in files}
+    assert set(modes.values()) == {"0o644"}, modes
+
+
+def test_evaluate_says_where_it_wrote_the_report_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Item 17: nothing said where the report and the plot went.
+    report, plot = tmp_path / "r.json", tmp_path / "p.png"
+    args = ["evaluate", "--env", INV, "--env-kwargs", '{"scenario": "reference-single-sku"}', "--policy", "baseline:sS"]
+    assert main([*args, "--episodes", "2", "--against", "baseline:base-stock", "--out", str(report), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert f"report written to {report}" in out and f"plot of episode seed 0 written to {plot}" in out
+    assert "e+0" not in out
+
+
+def test_training_without_a_terminal_logs_progress_and_ends_with_a_verdict(tmp_path: Path) -> None:
+    # Item 19: the default train ran 16 minutes silently when stdout was not a terminal.
+    hyperparams = tmp_path / "ppo.yml"
+    hyperparams.write_text(yaml.safe_dump({NAV: {**TINY["ppo"][NAV], "n_timesteps": 1_024, "against": "astar",
+                                                 "target": {"is_success": 0.9}}}))
+    run = tmp_path / "run"
+    out = _run_cli("train", "--hyperparams", str(hyperparams), "--out", str(run))  # stdout is a pipe here
+    assert out.returncode == 0, out.stderr
+    progress = [line for line in out.stdout.splitlines() if "timesteps (" in line]
+    assert len(progress) >= 10, out.stdout  # every 5%, with the rate and the time left
+    assert all("steps/s, ETA" in line for line in progress)
+    assert "result: target NOT met" in out.stdout and "vs baseline:astar" in out.stdout  # 1,024 steps learn little
+    assert f"warehouse-sim export {run} --out {run}/policy.onnx" in out.stdout
+    assert "--against baseline:astar" in out.stdout and f"warehouse-sim view --env {NAV}" in out.stdout
+    report = json.loads((run / "eval.json").read_text())
+    assert report["against"]["policy"] == "baseline:astar" and report["target"]["met"] is False
+
+
+def test_quickstart_compares_with_a_star_against_a_target() -> None:
+    from warehouse_sim.training import load_train_config
+    from warehouse_sim.training.config import hyperparams_dir
+
+    config = load_train_config("ppo", NAV, path=hyperparams_dir() / "ppo-quickstart.yml")
+    assert config.against == "astar" and config.target == {"is_success": 0.9}
+
+
+def test_envs_lists_each_id_with_a_description_readable_spaces_and_its_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    # Item 20: raw numpy reprs wrapped mid-array.
+    assert main(["envs"]) == 0
+    out = capsys.readouterr().out
+    assert "[" not in out.replace("in [", "").replace("MultiDiscrete([", "")  # no array reprs
+    blocks = out.split("warehouse_sim/")[1:]
+    assert len(blocks) == 4
+    nav = next(b for b in blocks if b.startswith("Navigation-v0"))
+    assert "Drive a differential-drive robot" in nav and "Box(24,) float32 in [-1, 1]" in nav
+    assert "continuous=False: Discrete(7)" in nav and "baselines    astar, random  (as --policy baseline:NAME)" in nav
+    ful = next(b for b in blocks if b.startswith("Fulfilment-v0"))
+    assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "heuristic, horizon, random" in ful
+    assert all(len(line) <= 120 for line in out.splitlines())
+
+
+def test_a_policy_on_the_wrong_env_names_the_env_it_was_exported_for(capsys: pytest.CaptureFixture[str]) -> None:
+    # Item 21: the mismatch named the env kwargs, not the env id.
+    inventory_policy = Path(__file__).resolve().parents[1] / "training/results/ppo-inventory/policy.onnx"
+    err = _error(["evaluate", "--env", NAV, "--policy", str(inventory_policy)], capsys)
+    assert "exported for warehouse_sim/Inventory-v0 with env kwargs" in err

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from warehouse_sim.evaluation import evaluate, kpi_scalars, summarize, t_quantile_975, trace_episode
+from warehouse_sim.evaluation import evaluate, format_report, kpi_scalars, summarize, trace_episode, wilson_interval
 from warehouse_sim.plotting import plot_episode, save_figure_atomic
 
 NAV = "warehouse_sim/Navigation-v0"
@@ -21,13 +21,36 @@ def test_summary_statistics_match_the_textbook() -> None:
     std = float(np.std(values, ddof=1))
     assert s["n"] == 5 and s["mean"] == 4.0 and s["std"] == pytest.approx(std)
     assert s["stderr"] == pytest.approx(std / math.sqrt(5))
-    assert s["ci95"] == pytest.approx([4.0 - 2.776 * s["stderr"], 4.0 + 2.776 * s["stderr"]])
+    assert s["ci95_method"] == "bootstrap" and 1.0 <= s["ci95"][0] < 4.0 < s["ci95"][1] <= 10.0
+    assert summarize(values)["ci95"] == s["ci95"]  # a fixed draw: reports are reproducible
     assert summarize([3.0])["ci95"] is None
 
 
-@pytest.mark.parametrize(("df", "t"), [(1, 12.706), (9, 2.262), (30, 2.042), (40, 2.021), (99, 1.984), (1000, 1.962)])
-def test_t_quantiles(df: int, t: float) -> None:
-    assert t_quantile_975(df) == pytest.approx(t, abs=1.5e-3)
+def test_wilson_interval_matches_the_textbook() -> None:
+    # Wilson (1927) / Newcombe (1998) example: 81 successes of 263, 95% interval 0.2553 .. 0.3662.
+    low, high = wilson_interval(81, 263)
+    assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0) and wilson_interval(0, 10)[0] == pytest.approx(0.0)
+
+
+def test_intervals_stay_within_what_is_possible() -> None:
+    # Issue 15 item 17: "is_success ... 95% CI 0.8718 .. 1.008" and collision counts below 0.
+    success = [1.0] * 97 + [0.0] * 3
+    s = summarize(success)
+    assert s["ci95_method"] == "wilson" and 0.0 <= s["ci95"][0] < s["mean"] < s["ci95"][1] <= 1.0
+    collisions = [0.0] * 18 + [5.0, 9.0]
+    c = summarize(collisions)
+    assert c["ci95"][0] >= 0.0 and c["ci95"][1] <= 9.0
+    fill = [1.0, 0.98, 1.0, 0.99, 1.0, 0.97]
+    assert summarize(fill)["ci95"][1] <= 1.0
+
+
+def test_report_text_uses_plain_numbers() -> None:
+    report = evaluate(INV, "baseline:sS", env_kwargs={"scenario": "reference-single-sku"}, episodes=3)
+    text = format_report(report)
+    assert "e+0" not in text and "e-0" not in text
+    profit = report["kpis"]["cumulative.profit"]["mean"]
+    assert f"{profit:,.0f}" in text  # e.g. 4,977 rather than 4.977e+03
 
 
 def test_kpis_are_numeric_scalars_with_nested_dicts_flattened() -> None:
@@ -81,6 +104,29 @@ def test_episode_plot_is_written(env_id: str, tmp_path: Path) -> None:
     save_figure_atomic(fig, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["episode.png"]
+
+
+@pytest.mark.parametrize(("env_id", "policy", "against"), [(INV, "baseline:random", "baseline:sS"), (NAV, "baseline:random", "baseline:astar")])
+def test_episode_plot_draws_the_baseline_on_the_same_seed_in_currency_units(env_id: str, policy: str, against: str) -> None:
+    # Issue 15 item 24: --against was not drawn; the title showed the scaled return beside a profit axis.
+    episode, env = trace_episode(env_id, policy, seed=3)
+    reference, ref_env = trace_episode(env_id, against, seed=3)
+    ref_env.close()
+    try:
+        fig = plot_episode(episode, env, name=policy, reference=reference, reference_name=against, title="t")
+    finally:
+        env.close()
+    labels = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert policy in labels and against in labels  # both drawn, each labelled
+    title = fig._suptitle.get_text()  # noqa: SLF001 - matplotlib keeps the suptitle there
+    assert against in title and policy in title
+    if env_id == INV:
+        profit = reference.trace[-1]["info"]["cumulative"]["profit"]
+        assert f"profit {profit:,.0f} currency units" in title and "reward_scale 100" in title
+        assert any("currency units" in ax.get_ylabel() for ax in fig.axes)
+        assert any("simulated hours" in ax.get_xlabel() for ax in fig.axes)
+    else:
+        assert {"x (m)", "simulated time (s)"} <= {ax.get_xlabel() for ax in fig.axes}
 
 
 def test_parallel_evaluation_gives_the_same_report_as_serial() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,9 @@ def test_space_mismatch_and_corrupt_files_are_clear_errors(runs: dict[str, Path]
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"not an onnx graph")
     (tmp_path / "corrupt.json").write_text((tmp_path / "dqn.json").read_text())
+    with pytest.raises(PolicyLoadError, match="does not match its sidecar"):
+        OnnxPolicy(corrupt)
+    _with_sidecar_hash(corrupt)  # the bytes as exported, and still no graph
     with pytest.raises(PolicyLoadError, match="corrupt ONNX"):
         OnnxPolicy(corrupt)
     (tmp_path / "dqn.json").write_text("{")
@@ -156,3 +160,118 @@ def test_export_of_a_bare_model_needs_an_env_id(runs: dict[str, Path], tmp_path:
     assert not list(tmp_path.glob("x.*"))
     result = export_onnx(bare, tmp_path / "x.onnx", env_id=NAV, env_kwargs={"continuous": False})
     assert result.metadata["normalization"] is None and result.metadata["algo"] == "dqn"
+
+
+# ---------------------------------------------------------------------------- issue 15: reject what cannot work, at load time
+def _with_sidecar_hash(onnx: Path) -> None:
+    """Record ``onnx``'s current hash in its sidecar: the file then looks exported that way."""
+    from warehouse_sim.onnx_runtime import sha256_file, sidecar_path
+
+    side = sidecar_path(onnx)
+    meta = json.loads(side.read_text())
+    meta["onnx_sha256"] = sha256_file(onnx)
+    side.write_text(json.dumps(meta))
+
+
+def test_a_flipped_byte_in_the_onnx_file_is_refused(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Item 11: a one-byte flip loaded silently.
+    export_onnx(runs["ppo-box"], tmp_path / "p.onnx")
+    data = bytearray((tmp_path / "p.onnx").read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the weights: the graph still parses
+    (tmp_path / "p.onnx").write_bytes(bytes(data))
+    with pytest.raises(PolicyLoadError, match="does not match its sidecar"):
+        OnnxPolicy(tmp_path / "p.onnx")
+
+
+def test_nan_weights_are_refused_at_load_also_as_a_fleet_driver(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Item 11: NaN weights loaded, and as a fleet driver drove PyBullet into a physics error.
+    import onnx
+    from onnx import numpy_helper
+
+    export_onnx(runs["ppo-box"], tmp_path / "nan.onnx")
+    graph = onnx.load(str(tmp_path / "nan.onnx"))
+    weights = next(t for t in graph.graph.initializer if numpy_helper.to_array(t).ndim == 2)
+    weights.CopyFrom(numpy_helper.from_array(np.full_like(numpy_helper.to_array(weights), np.nan), weights.name))
+    onnx.save(graph, str(tmp_path / "nan.onnx"))
+    _with_sidecar_hash(tmp_path / "nan.onnx")
+    with pytest.raises(PolicyLoadError, match="non-finite actions"):
+        OnnxPolicy(tmp_path / "nan.onnx")
+    with pytest.raises(PolicyLoadError, match="non-finite actions"):
+        gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny", driver=f"policy:{tmp_path / 'nan.onnx'}")
+
+
+def test_a_graph_that_does_not_fit_its_sidecar_fails_at_load(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Item 11: a DQN graph with a PPO sidecar failed only at the first step.
+    export_onnx(runs["dqn"], tmp_path / "dqn.onnx")
+    export_onnx(runs["ppo-box"], tmp_path / "box.onnx")
+    (tmp_path / "box.onnx").write_bytes((tmp_path / "dqn.onnx").read_bytes())
+    with pytest.raises(PolicyLoadError, match="does not match its sidecar"):
+        OnnxPolicy(tmp_path / "box.onnx")
+    _with_sidecar_hash(tmp_path / "box.onnx")  # even with a matching hash: the graph's output is not the sidecar's
+    with pytest.raises(PolicyLoadError, match=r"outputs tensor\(int64\) actions .* needs tensor\(float\)"):
+        OnnxPolicy(tmp_path / "box.onnx")
+
+
+def test_export_refuses_a_model_with_non_finite_parameters(runs: dict[str, Path], tmp_path: Path) -> None:
+    import torch
+    from stable_baselines3 import DQN
+
+    model = DQN.load(runs["dqn"] / "model.zip")
+    with torch.no_grad():
+        next(model.policy.parameters()).fill_(float("nan"))
+    bad = tmp_path / "run"
+    shutil.copytree(runs["dqn"], bad)
+    model.save(bad / "model.zip")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        export_onnx(bad, tmp_path / "x.onnx")
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_export_for_an_env_with_other_spaces_is_refused(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Item 12: `export RUN --env OTHER` wrote a sidecar for an env whose spaces do not match.
+    with pytest.raises(PolicySpaceError, match=r"does not match warehouse_sim/Inventory-v0 with env kwargs"):
+        export_onnx(runs["dqn"], tmp_path / "x.onnx", env_id=INV, env_kwargs={"continuous": False})
+    with pytest.raises(PolicySpaceError, match="Discrete"):  # the model's own env, but continuous actions
+        export_onnx(runs["dqn"], tmp_path / "x.onnx", env_kwargs={})
+    out = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "export", str(runs["dqn"]), "--out", str(tmp_path / "x.onnx"), "--env", INV],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "does not match" in out.stderr, out.stderr
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_every_damaged_vecnormalize_file_is_one_load_error(runs: dict[str, Path], tmp_path: Path) -> None:
+    # Item 13: 33 of 300 byte flips escaped the CLI (ModuleNotFoundError, MemoryError, SystemError, OverflowError).
+    from warehouse_sim.policies.sb3_policy import load_normalizer
+
+    stats = (runs["ppo-box"] / "vecnormalize.pkl").read_bytes()
+    space = gym.make(NAV).observation_space
+    rng = np.random.default_rng(0)
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(300):
+        data = bytearray(stats)
+        data[int(rng.integers(len(data)))] ^= int(rng.integers(1, 256))
+        (tmp_path / "v.pkl").write_bytes(bytes(data))
+        try:
+            normalizer = load_normalizer(tmp_path / "v.pkl", space)
+        except PolicyLoadError:
+            outcomes["refused"] += 1
+        else:
+            normalizer.normalize_obs(np.zeros(space.shape, dtype=np.float32))  # a loaded one works
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == 300, outcomes
+
+
+def test_a_corrupt_vecnormalize_is_one_line_from_the_cli(runs: dict[str, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs["ppo-box"], run)
+    data = bytearray((run / "vecnormalize.pkl").read_bytes())
+    data[10:40] = b"\xff" * 30
+    (run / "vecnormalize.pkl").write_bytes(bytes(data))
+    out = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "evaluate", "--env", NAV, "--policy", str(run / "model.zip")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "vecnormalize.pkl" in out.stderr and "Traceback" not in out.stderr

@@ -258,6 +258,35 @@ def test_scenario_validators_name_the_field(patch: dict[str, Any], name: str) ->
         warehouse_scenario_from_dict(data)
 
 
+@pytest.mark.parametrize(
+    ("patch", "name"),
+    [
+        ({"demand_level": 1.0e25}, "demand_level"),
+        ({"demand_level": 999.0, "epoch_minutes": 60, "shift_hours": 2}, r"demand_level 999 x epoch, per epoch\); at most 100,000"),
+        ({"shift_hours": 1.0e20}, "shift_hours"),
+        ({"n_robots": 10**9}, "n_robots"),
+        ({"physics_hz": 10**7}, "physics_hz"),
+        ({"pick_seconds": 1.0e12}, "pick_seconds"),
+        ({"late_penalty": 1.0e300}, "late_penalty"),
+        ({"carry_units": 10**20}, "carry_units"),
+        ({"express_due_minutes": 1.0e30}, "express_due_minutes"),
+    ],
+)
+def test_out_of_bounds_warehouse_values_fail_at_load_naming_field_and_file(patch: dict[str, Any], name: str, tmp_path) -> None:  # noqa: ANN001
+    # Issue 15 item 10, the warehouse scenario: demand_level 1e25 failed at the first step ("lam value too large").
+    import yaml
+
+    from warehouse_sim.assets import asset_path
+    from warehouse_sim.tasks.fulfilment import load_warehouse_scenario
+
+    data = yaml.safe_load(asset_path("scenarios/warehouse-small.yaml").read_text())
+    path = tmp_path / "red-team.yaml"
+    path.write_text(yaml.safe_dump({**data, **patch}))
+    with pytest.raises(ValueError, match=name) as exc:
+        load_warehouse_scenario(path)
+    assert str(path) in str(exc.value)
+
+
 def test_invalid_actions_raise_and_change_nothing() -> None:
     env = _make(scenario="warehouse-tiny")
     with pytest.raises(gym.error.ResetNeeded):
@@ -397,3 +426,25 @@ def test_default_warehouse_random_shift_keeps_moving_and_balances(seed: int) -> 
         last_distance = info["distance_m"]
     assert total * task.ops_scenario.reward_scale == pytest.approx(info["cumulative"]["profit"], rel=1e-9, abs=1e-6)
     env.close()
+
+
+def test_fill_rate_per_epoch_is_the_share_of_that_epochs_demand_served_in_it() -> None:
+    # Issue 15 item 25: the per-period fill_rate reached 1.78 (sales this epoch over demand this epoch,
+    # while sales serve orders from earlier epochs).
+    env = gym.make("warehouse_sim/Fulfilment-v0", scenario="warehouse-tiny")
+    try:
+        env.reset(seed=0)
+        rates, more_sales_than_demand = [], 0
+        for _ in range(8):
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            period = info["period"]
+            rates.append(period["fill_rate"])
+            more_sales_than_demand += int(period["sales"].sum() > period["demand"].sum())
+            if terminated or truncated:
+                break
+        assert more_sales_than_demand > 0  # sales / demand would exceed 1 in some epoch
+        assert all(0.0 <= r <= 1.0 for r in rates)
+        cumulative = info["cumulative"]
+        assert cumulative["fill_rate"] == pytest.approx(cumulative["sales"].sum() / cumulative["demand"].sum())
+    finally:
+        env.close()

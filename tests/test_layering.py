@@ -6,8 +6,8 @@ Layers (each imports only those below it)::
                                                               sim -> geometry
 
 ``sim`` is the only code that imports pybullet; ``operations`` and ``geometry`` are
-numpy-only and independent of each other; torch and
-Stable-Baselines3 are imported lazily (inside functions), never at module import time.
+numpy-only and independent of each other; torch, Stable-Baselines3 and Ray are imported
+lazily (inside functions), never at module import time, and Ray only in the training layer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "warehouse_sim"
-HEAVY = ("torch", "stable_baselines3", "sb3_contrib")
+HEAVY = ("torch", "stable_baselines3", "sb3_contrib", "ray", "optuna")
+#: Modules made of SB3 subclasses (e.g. ``BaseCallback``), which import SB3 at module level.
+#: Only functions import them, so no import chain from ``warehouse_sim`` reaches SB3
+#: (checked below by importing every other module).
+SB3_MODULES = ("training/callbacks.py",)
+#: Heavy dependencies that only one layer may import (lazily): Ray (and Optuna, Tune's
+#: search algorithm) are the training layer's engine.
+ONLY_IN = {"ray": "training", "optuna": "training"}
 
 
 def _modules() -> list[Path]:
@@ -87,10 +94,40 @@ def test_no_raw_pybullet_outside_sim(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_heavy_dependencies_are_imported_lazily(path: Path) -> None:
+    if str(path.relative_to(PACKAGE)) in SB3_MODULES:
+        return
     eager = sorted(
         n for n in _imports(path, top_level_only=True) if any(n == h or n.startswith(h + ".") for h in HEAVY)
     )
     assert not eager, f"{path.relative_to(PACKAGE)} imports {eager} at module level"
+
+
+def test_no_module_but_the_sb3_ones_loads_sb3_or_torch_when_imported() -> None:
+    names = [
+        "warehouse_sim." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+        for p in _modules()
+        if str(p.relative_to(PACKAGE)) not in SB3_MODULES and p.name != "__main__.py"
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = [m for m in ('torch', 'stable_baselines3', 'sb3_contrib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_ray_is_imported_only_by_the_training_layer(path: Path) -> None:
+    layer = _layer(path)
+    bad = sorted(
+        name
+        for name in _imports(path, top_level_only=False)
+        for dependency, owner in ONLY_IN.items()
+        if (name == dependency or name.startswith(dependency + ".")) and layer != owner
+    )
+    assert not bad, f"{path.relative_to(PACKAGE)} imports {bad} outside the layer that owns it"
 
 
 def test_import_and_make_do_not_load_torch() -> None:
@@ -98,6 +135,6 @@ def test_import_and_make_do_not_load_torch() -> None:
         "import sys, gymnasium as gym, warehouse_sim\n"
         "for env_id in warehouse_sim.ENV_IDS:\n"
         "    gym.make(env_id).close()\n"
-        "assert not [m for m in ('torch', 'stable_baselines3') if m in sys.modules], sys.modules.keys()\n"
+        "assert not [m for m in ('torch', 'stable_baselines3', 'ray') if m in sys.modules], sys.modules.keys()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -28,20 +28,26 @@ def make_scenario(*skus: Sku, **overrides: object) -> Scenario:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
+def scenarios(draw: st.DrawFn, *, stochastic_lead_times: bool = False) -> Scenario:
     n = draw(st.integers(1, 4))
     skus = []
     for i in range(n):
         levels = sorted(draw(st.sets(st.integers(0, 15), min_size=1, max_size=4)))
         prices = sorted(draw(st.sets(st.integers(1, 30), min_size=1, max_size=4)))
         cap = draw(st.one_of(st.none(), st.integers(1, 40)))
+        lead_time = draw(st.integers(1, 4))
+        pmf = None
+        if stochastic_lead_times and draw(st.booleans()):
+            weights = draw(st.lists(st.integers(0, 5), min_size=lead_time, max_size=lead_time).filter(lambda w: w[-1] > 0))
+            pmf = tuple(w / sum(weights) for w in weights)
         skus.append(make_sku(
             i,
             base_rate=draw(st.floats(0.0, 12.0)),
             elasticity=draw(st.floats(0.0, 3.0)),
             prices=tuple(float(p) for p in prices),
             order_quantities=tuple(levels),
-            lead_time=draw(st.integers(1, 4)),
+            lead_time=lead_time,
+            lead_time_pmf=pmf,
             capacity=cap,
             initial_on_hand=draw(st.integers(0, cap if cap is not None else 20)),
             unit_cost=draw(st.floats(0.0, 10.0)),
@@ -63,11 +69,12 @@ PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 
 
 @PROPERTY
-@given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1))
+@given(scenario=scenarios(stochastic_lead_times=True), seed=st.integers(0, 2**32 - 1))
 def test_invariants_hold_after_every_period(scenario: Scenario, seed: int) -> None:
     model = OperationsModel(scenario)
     rng = np.random.default_rng(seed)
     ordered_at: list[np.ndarray] = []
+    lead_at: list[np.ndarray] = []
     profits: list[float] = []
     for t in range(30):
         order_idx = rng.integers(0, model.n_quantity_levels)
@@ -79,10 +86,19 @@ def test_invariants_hold_after_every_period(scenario: Scenario, seed: int) -> No
         demand, sales, lost, ordered, received = flows[0], flows[1], flows[2], flows[3], flows[4]
         # demand = sales + lost + backlog increase, per period
         assert np.array_equal(demand, sales + lost + model.backlog - backlog_before)
-        # each lot arrives exactly at order time + lead time
+        # each lot arrives exactly at its order time + its lead time (drawn per lot; lots may cross)
         ordered_at.append(ordered.copy())
-        expected = np.array([ordered_at[t - L][i] if t - L >= 0 else 0 for i, L in enumerate(model.lead_time)])
+        lead_at.append(model.last_lead_time.copy())
+        assert ((lead_at[t] >= 1) & (lead_at[t] <= model.lead_time)).all()
+        expected = np.array([
+            sum(int(ordered_at[s][i]) for s in range(t) if s + int(lead_at[s][i]) == t) for i in range(model.n_skus)
+        ])
         assert np.array_equal(received, expected)
+        # fill rate (issue 15 item 25): the share of this period's demand served in it, in [0, 1]
+        unserved_now = np.minimum(demand, model.backlog) if scenario.mode == "backorder" else lost
+        fill = model.kpis()["period"]["fill_rate"]
+        assert 0.0 <= fill <= 1.0
+        assert fill == (pytest.approx(1.0 - unserved_now.sum() / demand.sum()) if demand.sum() else 1.0)
         # revenue = units shipped x their price at sale; profit derived from the ledger
         assert model.ledger.last_money[0] == pytest.approx(float(sales @ model.price))
         assert profit == pytest.approx(Ledger.profit(model.ledger.last_money))
@@ -91,7 +107,7 @@ def test_invariants_hold_after_every_period(scenario: Scenario, seed: int) -> No
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios(), seed=st.integers(0, 2**32 - 1), put_away=st.booleans())
+@given(scenario=scenarios(stochastic_lead_times=True), seed=st.integers(0, 2**32 - 1), put_away=st.booleans())
 def test_order_lifecycle_invariants_under_random_operations(scenario: Scenario, seed: int, put_away: bool) -> None:
     model = OperationsModel(scenario, put_away=put_away)
     rng = np.random.default_rng(seed)
@@ -103,7 +119,7 @@ def test_order_lifecycle_invariants_under_random_operations(scenario: Scenario, 
     states: dict[int, OrderState] = {}
     for _ in range(3):
         model.start_period()
-        model.order_stock(model.quantity_levels[np.arange(model.n_skus), rng.integers(0, model.n_quantity_levels)])
+        model.order_stock(model.quantity_levels[np.arange(model.n_skus), rng.integers(0, model.n_quantity_levels)], rng)
         for sku in range(model.n_skus):
             if model.dock[sku]:
                 model.put_away(sku, int(rng.integers(0, model.dock[sku] + 1)))
@@ -129,8 +145,15 @@ def test_order_lifecycle_invariants_under_random_operations(scenario: Scenario, 
                 if states.get(order.id) in (OrderState.SHIPPED, OrderState.LOST):
                     assert order.state is states[order.id]
                 states[order.id] = order.state
+        start_h = model.period * scenario.period_hours
         model.end_period()
         model.check_invariants()
+        # fill rate (issue 15 item 25): units of the orders placed in this period and shipped in it, over its demand
+        filled = sum(int(o.quantities.sum()) for o in model.book.orders.values() if o.state is OrderState.SHIPPED and o.placed_h >= start_h)
+        period = model.kpis()["period"]
+        demand = int(period["demand"].sum())
+        assert period["fill_rate"] == (pytest.approx(filled / demand) if demand else 1.0)
+        assert 0.0 <= period["fill_rate"] <= 1.0 and 0.0 <= model.kpis()["cumulative"]["fill_rate"] <= 1.0
     shipped = [o for o in model.book.orders.values() if o.state is OrderState.SHIPPED]
     revenue = sum(float(o.quantities @ o.prices) for o in shipped)
     assert model.ledger.cum_money[0] == pytest.approx(revenue)
@@ -286,3 +309,30 @@ def test_single_sku_scalar_path_equals_the_array_path(scenario: Scenario, seed: 
         assert np.array_equal(fast.ledger.cum_units, general.ledger.cum_units)
         assert fast.ledger.cum_money.tolist() == general.ledger.cum_money.tolist()
     fast.check_invariants()
+
+
+def test_stochastic_lead_times_follow_their_pmf_and_lots_cross() -> None:
+    model = OperationsModel(make_scenario(make_sku(lead_time=3, lead_time_pmf=(0.5, 0.0, 0.5), base_rate=0.0)))
+    rng = np.random.default_rng(0)
+    draws, arrivals = [], []
+    for _ in range(2000):
+        model.step_period(np.array([1]), np.array([1]), rng)  # 5 units every period
+        draws.append(int(model.last_lead_time[0]))
+        arrivals.append(int(model.ledger.last_units[4, 0]))
+    model.check_invariants()
+    values, counts = np.unique(draws, return_counts=True)
+    assert values.tolist() == [1, 3] and counts[0] / len(draws) == pytest.approx(0.5, abs=0.04)
+    # a lot ordered after one with lead time 3 arrives first when it draws 1: two lots land together
+    assert 10 in arrivals and 0 in arrivals[3:]
+    with pytest.raises(ValueError, match="needs rng"):
+        model.start_period()
+        model.order_stock(np.array([5]))
+
+
+@pytest.mark.parametrize(
+    ("pmf", "message"),
+    [((0.5, 0.5), "probabilities of 1..3 periods"), ((0.5, 0.5, 0.0), "last value > 0"), ((0.2, 0.2, 0.2), "sum to 1")],
+)
+def test_bad_lead_time_pmf_is_named(pmf: tuple[float, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_sku(lead_time=3, lead_time_pmf=pmf)

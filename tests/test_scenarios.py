@@ -142,3 +142,73 @@ def test_unknown_sku_reference_is_rejected() -> None:
     scenario = load_scenario("reference-single-sku")
     with pytest.raises(ValueError, match="unknown SKU 'REF-2'"):
         scenario.sku_index("REF-2")
+
+
+# Issue 15 item 10: values that passed validation and broke later (first step, report, memory).
+RED_TEAM_SKU = [
+    ("base_rate", 1e30, "base_rate"),
+    ("elasticity", 1e300, "elasticity"),
+    ("prices", [1e-300, 10.0], "prices"),
+    ("prices", [0.0001, 10.0], "prices"),  # below MIN_PRICE
+    ("prices", [0.05, 10.0], "mean demand at price 0.05"),  # allowed price, but 8 x 200^2.5 units per period
+    ("unit_cost", 1e308, "unit_cost"),
+    ("capacity", 10**20, "capacity"),
+    ("initial_on_hand", 10**20, "initial_on_hand"),
+    ("order_quantities", [0, 10**20], "order_quantities"),
+    ("lead_time", 10**9, "lead_time"),
+    ("holding_cost", 1e200, "holding_cost"),
+    ("penalty", float("inf"), "penalty"),
+]
+RED_TEAM_SCENARIO = [
+    ("reward_scale", 1e-320, "reward_scale"),
+    ("reward_scale", 1e300, "reward_scale"),
+    ("horizon", 10**20, "horizon"),
+    ("fixed_order_cost", 1e300, "fixed_order_cost"),
+    ("shared_capacity", 10**20, "shared_capacity"),
+    ("period_hours", 1e9, "period_hours"),
+    ("seasonality", [1.0, 1e6], "seasonality"),
+    ("mean_lines_per_order", 1e12, "mean_lines_per_order"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "named"), RED_TEAM_SKU + RED_TEAM_SCENARIO, ids=lambda v: repr(v)[:24])
+def test_out_of_bounds_values_fail_at_load_naming_field_and_file(field: str, value: object, named: str, tmp_path: Path) -> None:
+    data = {**REFERENCE, field: value} if (field, value, named) in RED_TEAM_SCENARIO else {
+        **REFERENCE, "skus": [{**REFERENCE["skus"][0], field: value}]
+    }
+    path = tmp_path / "red-team.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=named) as exc:
+        load_scenario(path)
+    assert str(path) in str(exc.value)
+
+
+def test_each_multiplier_allowed_but_the_peak_demand_is_not(tmp_path: Path) -> None:
+    sku = {**REFERENCE["skus"][0], "base_rate": 2_000}  # 4,900 units per period at price 7: allowed
+    assert load_scenario(_write(tmp_path, {**REFERENCE, "skus": [sku]})).skus[0].base_rate == 2_000
+    with pytest.raises(ValueError, match=r"x seasonality 60\); at most 100,000"):
+        load_scenario(_write(tmp_path, {**REFERENCE, "skus": [sku], "seasonality": [1.0, 60.0]}))
+
+
+def _write(folder: Path, data: dict) -> Path:
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_duplicate_yaml_keys_are_an_error_not_last_wins(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    text = (assets_dir() / "scenarios" / "reference-single-sku.yaml").read_text()
+    path.write_text(text.replace("    base_rate: 8 ", "    base_rate: 8\n    base_rate: 80 "))
+    assert "base_rate: 80" in path.read_text()
+    with pytest.raises(ValueError, match="duplicate key 'base_rate'") as exc:
+        load_scenario(path)
+    assert str(path) in str(exc.value) and "line 16" in str(exc.value)
+
+
+def test_a_non_utf8_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes((assets_dir() / "scenarios" / "reference-single-sku.yaml").read_bytes().replace(b"reference item", b"r\xe9f\xe9rence"))
+    with pytest.raises(ValueError, match="not UTF-8") as exc:
+        load_scenario(path)
+    assert str(path) in str(exc.value)

@@ -17,7 +17,7 @@ import yaml
 
 from warehouse_sim.evaluation import load_policy, run_episodes, summarize_episodes
 from warehouse_sim.training import NormalizeConfig, TrainConfig, load_train_config, read_run_config, resume, train
-from warehouse_sim.training.callbacks import best_checkpoint, list_checkpoints
+from warehouse_sim.training.checkpoints import best_checkpoint, list_checkpoints
 from warehouse_sim.training.config import config_from_entry, hyperparams_dir
 
 NAV = "warehouse_sim/Navigation-v0"
@@ -62,7 +62,7 @@ def test_yaml_exponent_integers_are_rejected_naming_the_field() -> None:
         ({"n_timesteps": 100, "buffer_size": 5}, "buffer_size"),  # a DQN argument given to PPO
         ({"n_timesteps": 0}, "n_timesteps"),
         ({"n_timesteps": 100, "n_envs": -1}, "n_envs"),
-        ({"n_timesteps": 100, "vec_env": "ray"}, "vec_env"),
+        ({"n_timesteps": 100, "vec_env": "threads"}, "vec_env"),
         ({"n_timesteps": 100, "normalize": "yes"}, "normalize"),
         ({"n_timesteps": 100, "normalize": {"clip_obs": -1.0}}, "clip_obs"),
         ({"n_timesteps": 100, "policy_kwargs": {"activation_fn": "nn.ReLU"}}, "activation_fn"),
@@ -286,3 +286,243 @@ def test_kill_9_during_dqn_training_then_resume_with_replay_buffer(tmp_path: Pat
     _, run_info = read_run_config(run)
     assert run_info["sessions"][1]["resumed_from"] == f"checkpoints/{checkpoint.name}"
     assert run_info["sessions"][1]["command"].endswith(f"--resume {run} --no-progress")
+
+
+# ---------------------------------------------------------------------------- issue 15: runs resume exactly, stop cleanly
+def _dqn_inventory(**changes: object) -> TrainConfig:
+    base = TrainConfig(
+        env_id=INV,
+        algo="dqn",
+        n_timesteps=1_200,
+        n_envs=2,
+        env_kwargs={"scenario": "reference-single-sku", "continuous": False},
+        policy_kwargs={"net_arch": [16]},
+        algo_kwargs={**TINY_DQN, "train_freq": 3},  # a rollout: 3 steps x 2 envs = 6 timesteps
+        eval_freq=200,
+        n_eval_episodes=1,
+        checkpoint_freq=250,
+        final_eval_episodes=1,
+    )
+    return base.with_overrides(**changes)
+
+
+def _killed_copy(full: Path, to: Path, *, keep_checkpoint: int) -> Path:
+    """The folder as a kill after checkpoint ``keep_checkpoint`` leaves it: later evaluations and monitor rows included."""
+    shutil.copytree(full, to)
+    for name in ("model.zip", "eval.json", "vecnormalize.pkl"):
+        (to / name).unlink(missing_ok=True)
+    for folder in list_checkpoints(to / "checkpoints")[keep_checkpoint + 1 :]:
+        shutil.rmtree(folder)
+    return list_checkpoints(to / "checkpoints")[-1]
+
+
+def _monitored_steps(run: Path) -> int:
+    from warehouse_sim.plotting import read_monitor
+
+    steps, _, _ = read_monitor(run / "monitor")
+    return int(steps[-1])
+
+
+def test_a_resumed_run_ends_at_the_total_and_repeats_no_checkpoint_or_evaluation(tmp_path: Path) -> None:
+    # Item 1: a resumed DQN run ended past its budget (500,004; 20,006) with evaluations out of order.
+    full = train(_dqn_inventory(), out_dir=tmp_path / "full", seed=5)
+    assert full.timesteps == 1_200
+    reference = [e["timesteps"] for e in _evaluations(full.run_dir)]
+    checkpoints = [p.name for p in list_checkpoints(full.run_dir / "checkpoints")]
+    assert reference == sorted(set(reference)) and reference[0] == 200
+    killed = tmp_path / "killed"
+    checkpoint = _killed_copy(full.run_dir, killed, keep_checkpoint=0)
+    resumed = resume(killed)
+    assert resumed.timesteps == 1_200  # exactly the uninterrupted total
+    assert resumed.wall_time_s > json.loads((checkpoint / "state.json").read_text())["wall_time_s"]  # sessions add up
+    timesteps = [e["timesteps"] for e in _evaluations(killed)]
+    assert timesteps == reference  # the evaluations of the discarded steps are gone, none twice, in order
+    from stable_baselines3 import DQN
+
+    assert DQN.load(killed / "model.zip").num_timesteps == 1_200
+    # The same checkpoints as the uninterrupted run (at rollout starts), none right after resuming.
+    assert [p.name for p in list_checkpoints(killed / "checkpoints")] == checkpoints
+
+
+def test_curves_after_a_resume_count_only_what_the_kept_model_learnt(tmp_path: Path) -> None:
+    # Item 2: monitor rows of the killed session were kept (615,200 monitored steps for a 500,004-step model).
+    full = train(_dqn_inventory(n_timesteps=2_400, checkpoint_freq=1_000, eval_freq=0), out_dir=tmp_path / "full", seed=6)
+    assert _monitored_steps(full.run_dir) == 2_400  # 200-period episodes of 2 envs end exactly at 2,400
+    killed = tmp_path / "killed"
+    checkpoint = _killed_copy(full.run_dir, killed, keep_checkpoint=0)
+    assert _monitored_steps(killed) == 2_400  # the killed session's rows, past the checkpoint
+    resume(killed)
+    kept = _monitored_steps(killed)
+    assert kept <= 2_400, f"{kept} monitored steps for a 2,400-step model"
+    # Only the episodes finished by the checkpoint survive from the first session.
+    first = sum(int(line.split(",")[1]) for f in (killed / "monitor").glob("0-*.csv") for line in f.read_text().splitlines()[2:])
+    assert first <= int(checkpoint.name)
+
+
+def _start_training(hyperparams: Path, run: Path, algo: str, *, session: bool = False) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "warehouse_sim", "train", "--env", INV, "--algo", algo, "--hyperparams", str(hyperparams),
+         "--out", str(run), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=session,
+    )
+
+
+def _wait_for_checkpoint(proc: subprocess.Popen, run: Path) -> None:
+    deadline = time.monotonic() + 120
+    while not list_checkpoints(run / "checkpoints") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+
+
+@pytest.mark.parametrize(
+    ("algo", "sig", "to_group"), [("dqn", signal.SIGINT, False), ("ppo", signal.SIGTERM, False), ("ppo", signal.SIGINT, True)]
+)
+def test_sigint_and_sigterm_save_a_checkpoint_and_print_the_resume_command(
+    algo: str, sig: signal.Signals, to_group: bool, tmp_path: Path
+) -> None:
+    # Item 3: Ctrl-C printed "interrupted" and left neither model.zip nor a word about --resume.
+    # to_group: Ctrl-C in a terminal reaches the whole process group, SubprocVecEnv workers included.
+    common = {"n_timesteps": 8_000, "env_kwargs": {"scenario": "reference-single-sku", "continuous": False},
+              "policy_kwargs": {"net_arch": [16]}, "eval_freq": 0, "checkpoint_freq": 1_000, "final_eval_episodes": 1}
+    entry = {**common, **(TINY_DQN if algo == "dqn" else {**TINY_PPO, "n_envs": 2, "vec_env": "subproc"})}
+    hyperparams = tmp_path / f"{algo}.yml"
+    hyperparams.write_text(yaml.safe_dump({INV: entry}))
+    run = tmp_path / "run"
+    proc = _start_training(hyperparams, run, algo, session=to_group)
+    _wait_for_checkpoint(proc, run)
+    time.sleep(0.5)  # learning on past the first checkpoint
+    os.killpg(proc.pid, sig) if to_group else proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert f"interrupted by {sig.name} at " in stderr and f"warehouse-sim train --resume {run}" in stderr
+    checkpoint = list_checkpoints(run / "checkpoints")[-1]
+    assert f"checkpoint saved in {checkpoint}" in stderr
+    assert int(checkpoint.name) > 1_000  # at the current step, not the last periodic checkpoint
+    assert not (run / "model.zip").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "train", "--resume", str(run), "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    from stable_baselines3 import DQN, PPO
+
+    trained = (DQN if algo == "dqn" else PPO).load(run / "model.zip").num_timesteps
+    rollout = 64 * 2 if algo == "ppo" else 0
+    assert 8_000 <= trained <= 8_000 + rollout  # exact for DQN, up to one rollout for PPO
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"policy": "NoSuchPolicy"}, "policy must be one of"),
+        ({"learning_rate": -0.001}, "learning_rate"),
+        ({"policy": "MultiInputPolicy"}, "cannot train"),  # SB3's own check, before the folder exists
+    ],
+)
+def test_a_failed_train_writes_nothing_and_the_folder_stays_usable(entry: dict, message: str, tmp_path: Path) -> None:
+    # Item 4: a failed train left config.yaml and monitor/ behind; the same --out was then "not empty".
+    hyperparams = tmp_path / "ppo.yml"
+    hyperparams.write_text(yaml.safe_dump({INV: {"n_timesteps": 128, "n_steps": 64, "batch_size": 32, **entry}}))
+    run = tmp_path / "run"
+    out = subprocess.run(
+        [sys.executable, "-m", "warehouse_sim", "train", "--env", INV, "--hyperparams", str(hyperparams), "--out", str(run)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2 and message in out.stderr and out.stderr.count("\n") == 1, out.stderr
+    assert not run.exists()
+
+
+def test_a_negative_seed_is_refused_before_the_run_folder_exists(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="seed"):
+        train(_tiny_ppo(), out_dir=tmp_path / "run", seed=-1)
+    assert not (tmp_path / "run").exists()
+    assert train(_tiny_ppo(n_timesteps=128), out_dir=tmp_path / "run", seed=0).timesteps == 128  # the same --out works
+
+
+@pytest.mark.parametrize(
+    ("algo", "entry", "field"),
+    [
+        ("ppo", {"batch_size": 0}, "batch_size"),
+        ("dqn", {"buffer_size": -5}, "buffer_size"),
+        ("ppo", {"gamma": 2.0}, "gamma"),
+        ("dqn", {"gamma": -0.1}, "gamma"),
+        ("ppo", {"gae_lambda": 1.5}, "gae_lambda"),
+        ("ppo", {"clip_range": 0.0}, "clip_range"),
+        ("ppo", {"clip_range": "lin_-0.2"}, "clip_range"),
+        ("ppo", {"n_epochs": 0}, "n_epochs"),
+        ("ppo", {"n_steps": 1, "n_envs": 1}, "n_steps x n_envs"),
+        ("ppo", {"batch_size": 1}, "normalize_advantage"),
+        ("ppo", {"ent_coef": -1.0}, "ent_coef"),
+        ("ppo", {"max_grad_norm": 0}, "max_grad_norm"),
+        ("ppo", {"target_kl": -0.1}, "target_kl"),
+        ("ppo", {"use_sde": "yes"}, "use_sde"),
+        ("dqn", {"tau": 0.0}, "tau"),
+        ("dqn", {"exploration_final_eps": 1.5}, "exploration_final_eps"),
+        ("dqn", {"train_freq": 0}, "train_freq"),
+        ("dqn", {"train_freq": [4, "minute"]}, "train_freq"),
+        ("dqn", {"target_update_interval": 0}, "target_update_interval"),
+        ("dqn", {"learning_starts": -1}, "learning_starts"),
+        ("dqn", {"gradient_steps": -2}, "gradient_steps"),
+        ("dqn", {"learning_rate": float("nan")}, "learning_rate"),
+        ("dqn", {"policy_kwargs": {"n_quantiles": 0}}, "n_quantiles"),
+    ],
+)
+def test_hyperparameters_that_cannot_work_are_refused_naming_the_field(algo: str, entry: dict, field: str) -> None:
+    # Item 5: batch_size: 0, buffer_size: -5, gamma: 2.0 were accepted.
+    with pytest.raises(ValueError, match=field):
+        config_from_entry(algo, INV, {"n_timesteps": 1_000, **entry})
+
+
+def test_a_second_writer_of_a_run_folder_gets_a_clear_error(tmp_path: Path) -> None:
+    # Item 6: two `--resume` of one folder both wrote monitor/1-*.csv, one died on a rename.
+    hyperparams = tmp_path / "dqn.yml"
+    entry = {"n_timesteps": 50_000, "env_kwargs": {"scenario": "reference-single-sku", "continuous": False},
+             "policy_kwargs": {"net_arch": [16]}, "eval_freq": 0, "checkpoint_freq": 500, "final_eval_episodes": 1, **TINY_DQN}
+    hyperparams.write_text(yaml.safe_dump({INV: entry}))
+    run = tmp_path / "run"
+    first = _start_training(hyperparams, run, "dqn")
+    try:
+        _wait_for_checkpoint(first, run)
+        second = subprocess.run(
+            [sys.executable, "-m", "warehouse_sim", "train", "--resume", str(run)], capture_output=True, text=True, timeout=300
+        )
+        assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+        assert f"is being written by another warehouse-sim process (pid {first.pid})" in second.stderr
+        assert sorted(p.name for p in (run / "monitor").iterdir()) == ["0-0.monitor.csv"]  # nothing of a session 1
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=120)
+    assert first.returncode == 128 + signal.SIGTERM
+
+
+def test_resume_removes_checkpoints_a_kill_left_half_written(tmp_path: Path) -> None:
+    # Item 7: a kill during a checkpoint write left checkpoints/.tmp-* forever.
+    full = train(_tiny_ppo(), out_dir=tmp_path / "full", seed=2)
+    killed = tmp_path / "killed"
+    _killed_copy(full.run_dir, killed, keep_checkpoint=0)
+    half = killed / "checkpoints" / ".tmp-384-12345"
+    half.mkdir()
+    (half / "model.zip").write_bytes(b"PK\x03\x04 half a zip")
+    (killed / "best" / ".tmp-256-12345").mkdir(parents=True)
+    resume(killed)
+    assert not list(killed.rglob(".tmp-*"))
+
+
+def test_qrdqn_is_offered_with_shipped_hyperparameters(tmp_path: Path) -> None:
+    # Item 8: --algo qrdqn failed with "No such file .../qrdqn.yml".
+    config = load_train_config("qrdqn", INV)
+    assert config.algo == "qrdqn" and config.env_kwargs["continuous"] is False
+    with pytest.raises(ValueError, match=r"no qrdqn hyperparameters for 'warehouse_sim/Navigation-v0'.*entries: warehouse_sim/Inventory-v0"):
+        load_train_config("qrdqn", NAV)
+    short = config.with_overrides(n_timesteps=640, eval_freq=0, checkpoint_freq=0, final_eval_episodes=1)
+    assert train(short, out_dir=tmp_path / "run").timesteps == 640  # 40 rollouts of 4 envs x 4 steps
+
+
+def test_config_records_the_git_revision_of_the_checkout(tmp_path: Path) -> None:
+    # Item 9 (source checkouts; the wheel case is in test_packaging.py).
+    result = train(_tiny_ppo(n_timesteps=128), out_dir=tmp_path / "run")
+    _, run_info = read_run_config(result.run_dir)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+    assert run_info["git_revision"].startswith(head) and run_info["git_revision_source"].startswith("git checkout")

@@ -20,35 +20,50 @@ timed ``bare_physics_step`` on the scene that step left, so both see the same st
 
 from __future__ import annotations
 
-import platform
 import time
-from importlib import metadata
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-import warehouse_sim
+from warehouse_sim._format import plain
+from warehouse_sim.provenance import versions
+
+#: Env steps ``bench`` times by default: about a minute or less per env on a 2-core machine
+#: (the bare physics is timed for as many steps, interleaved).
+DEFAULT_STEPS: dict[str, int] = {
+    "warehouse_sim/Navigation-v0": 3_000,
+    "warehouse_sim/Picking-v0": 2_000,
+    "warehouse_sim/Inventory-v0": 20_000,
+    "warehouse_sim/Fulfilment-v0": 10,
+}
+#: Default for envs not listed above.
+FALLBACK_STEPS = 1_000
 
 
-def _versions() -> dict[str, str]:
-    out = {"warehouse_sim": warehouse_sim.__version__, "python": platform.python_version()}
-    for pkg in ("numpy", "gymnasium", "pybullet"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
+def default_steps(env_id: str) -> int:
+    """The default number of env steps ``bench`` times for ``env_id`` (see :data:`DEFAULT_STEPS`)."""
+    return DEFAULT_STEPS.get(env_id, FALLBACK_STEPS)
 
 
-def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: int = 5_000, seed: int = 0) -> dict[str, Any]:
+def run_bench(
+    env_id: str,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    progress: Callable[[int], Any] | None = None,
+) -> dict[str, Any]:
     """Time ``env.step`` and the bare physics of the same scene.
 
     Args:
         env_id: A registered environment id.
         env_kwargs: Constructor keyword arguments.
-        steps: Env steps to time (>= 10); the bare physics is timed for as many steps.
+        steps: Env steps to time (>= 1; default :func:`default_steps`); the bare physics
+            is timed for as many steps.
         seed: Seed of the env resets and of the random actions.
+        progress: Called with 1 after each timed step (e.g. a progress bar's ``update``).
 
     Returns:
         A JSON-ready dict: ``env_id``, ``env_kwargs``, ``steps``, ``steps_per_s``,
@@ -57,10 +72,11 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
         (median), ``versions``.
 
     Raises:
-        ValueError: for ``steps < 10``.
+        ValueError: for ``steps < 1``.
     """
-    if steps < 10:
-        raise ValueError(f"steps must be >= 10, got {steps}")
+    steps = default_steps(env_id) if steps is None else steps
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     env = gym.make(env_id, **(env_kwargs or {}))
     try:
         env.action_space.seed(seed)
@@ -86,6 +102,8 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
                 t0 = perf()
                 env.reset()
                 reset_times.append(perf() - t0)
+            if progress is not None:
+                progress(1)
         for _ in range(max(0, 20 - len(reset_times))):
             t0 = perf()
             env.reset()
@@ -103,22 +121,22 @@ def run_bench(env_id: str, *, env_kwargs: dict[str, Any] | None = None, steps: i
         "overhead_ratio": env_time / bare_time if bare_time else None,
         "sim_seconds_per_wall_second": steps_per_s * sim_dt if sim_dt else None,
         "reset_ms": float(np.median(reset_times) * 1e3),
-        "versions": _versions(),
+        "versions": versions("numpy", "gymnasium", "pybullet"),
     }
 
 
 def format_bench(result: dict[str, Any]) -> str:
-    """One human-readable paragraph for a :func:`run_bench` result."""
-    lines = [f"{result['env_id']}  {result['env_kwargs'] or ''}".rstrip()]
-    lines.append(f"  env steps/s:           {result['steps_per_s']:,.0f}")
+    """One human-readable paragraph for a :func:`run_bench` result (four significant figures)."""
+    lines = [f"{result['env_id']}  {result['env_kwargs'] or ''}".rstrip() + f"  ({result['steps']:,} steps)"]
+    lines.append(f"  env steps/s:           {plain(result['steps_per_s'])}")
     if result["bare_physics_steps_per_s"] is not None:
-        lines.append(f"  bare physics steps/s:  {result['bare_physics_steps_per_s']:,.0f}")
+        lines.append(f"  bare physics steps/s:  {plain(result['bare_physics_steps_per_s'])}")
         lines.append(f"  overhead ratio:        {result['overhead_ratio']:.3f}  (env step time / bare physics time)")
     else:
         lines.append("  bare physics:          n/a (no physics)")
     if result["sim_seconds_per_wall_second"] is not None:
-        lines.append(f"  sim s per wall s:      {result['sim_seconds_per_wall_second']:,.0f}")
-    lines.append(f"  reset (median):        {result['reset_ms']:.3f} ms")
+        lines.append(f"  sim s per wall s:      {plain(result['sim_seconds_per_wall_second'])}")
+    lines.append(f"  reset (median):        {plain(result['reset_ms'])} ms")
     return "\n".join(lines)
 
 

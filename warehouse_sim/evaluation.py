@@ -3,10 +3,18 @@
 Episode ``i`` of an evaluation starts from ``env.reset(seed=seed + i)``, so two
 policies evaluated with the same seed face the same episodes (same starts, same
 goals, same demand draws up to the policies' own influence). The report holds the
-mean, standard error and 95% confidence interval (Student t) of the return and of
-every numeric scalar KPI in the episode's final ``info`` (nested dicts such as the
-inventory env's ``cumulative`` are flattened to ``"cumulative.profit"``), and, with a
-reference policy, the same figures for it and the ratio of the means.
+mean, standard deviation, standard error and a 95% confidence interval of the mean of
+the return, the length and every numeric scalar KPI in the episode's final ``info``
+(nested dicts such as the inventory env's ``cumulative`` are flattened to
+``"cumulative.profit"``), and, with a reference policy, the same figures for it and the
+ratio of the means.
+
+The intervals respect what is possible: a KPI whose every value is 0 or 1 (a success
+rate, a proportion) gets the Wilson score interval, inside [0, 1]; every other figure
+the percentile bootstrap interval of the mean (:data:`BOOTSTRAP_RESAMPLES` resamples of
+the episodes, drawn with a fixed seed so reports are reproducible), which stays inside
+the range of the observed values and so inside any bound the figure obeys (no negative
+collision count, no fill rate above 1).
 
 Evaluating an ONNX policy imports neither torch nor Stable-Baselines3.
 """
@@ -25,6 +33,7 @@ import numpy as np
 
 import warehouse_sim
 from warehouse_sim._checks import check_int
+from warehouse_sim._format import plain
 from warehouse_sim.policies.base import Policy, PolicySpaceError, check_spaces
 from warehouse_sim.policies.registry import make_baseline
 
@@ -32,11 +41,11 @@ from warehouse_sim.policies.registry import make_baseline
 #: env's ``period`` (the last period's flows; ``cumulative`` holds the episode's).
 _NOT_KPIS = frozenset({"TimeLimit.truncated", "terminal_observation", "episode", "_episode", "period"})
 
-# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
+#: Percentile bootstrap of a mean: resamples, and the seed of their fixed draw.
+BOOTSTRAP_RESAMPLES = 4_000
+BOOTSTRAP_SEED = 0
+#: Two-sided 95% normal quantile (Wilson interval).
+_Z95 = 1.959963984540054
 
 
 @dataclass
@@ -76,33 +85,52 @@ def kpi_scalars(info: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (``df >= 1``)."""
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959963984540054  # Cornish-Fisher expansion; error < 1e-4 beyond 30 degrees of freedom
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+def wilson_interval(successes: float, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion ``successes / n`` (within [0, 1])."""
+    p = successes / n
+    z2 = _Z95 * _Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarize(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation, standard error and 95% t-interval of ``values``.
+def bootstrap_indices(n: int) -> np.ndarray:
+    """The resampled episode indices shared by every figure of a report: ``int64[BOOTSTRAP_RESAMPLES, n]``."""
+    return np.random.default_rng(BOOTSTRAP_SEED).integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
 
-    With a single value the spread figures are ``None``.
+
+def summarize(values: Sequence[float], *, resamples: np.ndarray | None = None) -> dict[str, Any]:
+    """Mean, sample standard deviation, standard error and 95% interval of the mean of ``values``.
+
+    Args:
+        values: One value per episode.
+        resamples: Bootstrap indices (:func:`bootstrap_indices`); drawn afresh (same
+            fixed seed) when ``None``.
+
+    Returns:
+        ``{"n", "mean", "std", "stderr", "ci95", "ci95_method", "min", "max"}``;
+        ``ci95_method`` is ``"wilson"`` (all values 0 or 1) or ``"bootstrap"``. With a
+        single value the spread figures are ``None``.
     """
     x = np.asarray(values, dtype=np.float64)
     n = int(x.size)
     mean = float(x.mean()) if n else float("nan")
     if n < 2:
-        return {"n": n, "mean": mean, "std": None, "stderr": None, "ci95": None, "min": mean, "max": mean}
+        return {"n": n, "mean": mean, "std": None, "stderr": None, "ci95": None, "ci95_method": None, "min": mean, "max": mean}
     std = float(x.std(ddof=1))
-    stderr = std / math.sqrt(n)
-    half = t_quantile_975(n - 1) * stderr
+    if np.isin(x, (0.0, 1.0)).all():
+        low, high, method = *wilson_interval(float(x.sum()), n), "wilson"
+    else:
+        means = x[resamples if resamples is not None else bootstrap_indices(n)].mean(axis=1)
+        low, high = (float(q) for q in np.percentile(means, [2.5, 97.5]))
+        method = "bootstrap"
     return {
         "n": n,
         "mean": mean,
         "std": std,
-        "stderr": stderr,
-        "ci95": [mean - half, mean + half],
+        "stderr": std / math.sqrt(n),
+        "ci95": [low, high],
+        "ci95_method": method,
         "min": float(x.min()),
         "max": float(x.max()),
     }
@@ -141,8 +169,11 @@ def load_policy(spec: str, env: gym.Env[Any, Any]) -> Policy:
     try:
         check_spaces(policy, env)
     except PolicySpaceError as exc:
-        exported = getattr(policy, "metadata", {}).get("env_kwargs")
-        hint = f" (it was exported for env kwargs {json.dumps(exported)})" if exported else ""
+        metadata = getattr(policy, "metadata", {})
+        hint = ""
+        if "env_id" in metadata:
+            kwargs = metadata.get("env_kwargs") or {}
+            hint = f" (it was exported for {metadata['env_id']}" + (f" with env kwargs {json.dumps(kwargs)})" if kwargs else ")")
         raise PolicySpaceError(f"{exc}{hint}") from None
     return policy
 
@@ -197,10 +228,11 @@ def summarize_episodes(results: Sequence[EpisodeResult]) -> dict[str, Any]:
     names = set(results[0].kpis)
     for result in results[1:]:
         names &= set(result.kpis)
+    resamples = bootstrap_indices(len(results))
     return {
-        "return": summarize([r.episode_return for r in results]),
-        "length": summarize([r.length for r in results]),
-        "kpis": {name: summarize([r.kpis[name] for r in results]) for name in sorted(names)},
+        "return": summarize([r.episode_return for r in results], resamples=resamples),
+        "length": summarize([r.length for r in results], resamples=resamples),
+        "kpis": {name: summarize([r.kpis[name] for r in results], resamples=resamples) for name in sorted(names)},
         "returns": [r.episode_return for r in results],
     }
 
@@ -329,6 +361,27 @@ def _report(
     return report
 
 
+def find_report(
+    folder: str | Path, env_id: str, policy: str, *, env_kwargs: Mapping[str, Any], episodes: int, seed: int
+) -> dict[str, Any] | None:
+    """A report of :func:`evaluate` saved in ``folder`` (``*.json``) for exactly this evaluation, or ``None``.
+
+    An evaluation is the same when the env id, the env kwargs, the policy spec and the
+    seeds (``seed .. seed + episodes - 1``) are; files that are not such reports are
+    skipped. Scripts use it to reuse costly evaluations (a physics Fulfilment-v0 shift
+    takes minutes) rather than running them again.
+    """
+    wanted = {"env_id": env_id, "policy": policy, "env_kwargs": dict(env_kwargs), "seeds": [seed, seed + episodes - 1]}
+    for file in sorted(Path(folder).glob("*.json")):
+        try:
+            report = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(report, dict) and all(report.get(key) == value for key, value in wanted.items()):
+            return report
+    return None
+
+
 def _episode_worker(env_id: str, env_kwargs: Mapping[str, Any], spec: str, seed: int) -> EpisodeResult:
     """One episode of ``spec`` in a fresh env (a worker process of :func:`evaluate`)."""
     import warehouse_sim  # noqa: F401 - registers the ids in a fresh worker
@@ -380,13 +433,35 @@ def trace_episode(
     return result, env
 
 
+def target_verdict(report: Mapping[str, Any], target: Mapping[str, float]) -> dict[str, Any]:
+    """Whether a report with a reference (``against``) meets ``target``.
+
+    Args:
+        report: An :func:`evaluate` report with ``"against"``.
+        target: KPI name -> the smallest acceptable ratio of the policy's mean to the
+            reference's (the policy must reach ``ratio x`` the reference's mean).
+
+    Returns:
+        ``{"met": bool, "kpis": {name: {"policy", "baseline", "min_ratio", "met"}}}``;
+        a KPI missing from either side is not met.
+    """
+    kpis: dict[str, Any] = {}
+    for name, min_ratio in target.items():
+        policy = report["kpis"].get(name, {}).get("mean")
+        baseline = report["against"]["kpis"].get(name, {}).get("mean")
+        met = policy is not None and baseline is not None and policy >= min_ratio * baseline
+        kpis[name] = {"policy": policy, "baseline": baseline, "min_ratio": min_ratio, "met": met}
+    return {"met": all(k["met"] for k in kpis.values()), "kpis": kpis}
+
+
 def format_report(report: Mapping[str, Any]) -> str:
-    """A short human-readable summary of an :func:`evaluate` report."""
+    """A short human-readable summary of an :func:`evaluate` report (plain numbers, no exponents)."""
 
     def line(name: str, stats: Mapping[str, Any], ratio: float | None = None) -> str:
-        text = f"  {name:<28} {stats['mean']:>12.4g}"
+        text = f"  {name:<28} {plain(stats['mean']):>12}"
         if stats["ci95"] is not None:
-            text += f"  ± {stats['stderr']:.3g} (95% CI {stats['ci95'][0]:.4g} .. {stats['ci95'][1]:.4g})"
+            low, high = stats["ci95"]
+            text += f"  ± {plain(stats['stderr'], 3)} (95% CI {plain(low)} .. {plain(high)})"
         if ratio is not None:
             text += f"  ratio {ratio:.3f}"
         return text

@@ -14,17 +14,17 @@ after ``VecNormalize`` would:
   (Scores within float32 rounding of a tie may pick either action: see :data:`TIE_MARGIN`.)
 
 The sidecar ``POLICY.json`` records the env id and kwargs, both spaces, the
-normalisation statistics, the library versions and the sha256 of the source model
-(see :mod:`warehouse_sim.policies.onnx_policy`, which reads it without torch).
+normalisation statistics, the library versions, the sha256 of the ONNX file and of the
+source model (see :mod:`warehouse_sim.onnx_runtime`, which reads and checks it without
+torch). An export is refused when the model's parameters are not finite, or when the env
+recorded in the sidecar (``--env``, ``--env-kwargs``) does not have the model's spaces.
 
 torch and Stable-Baselines3 are imported inside :func:`export_onnx` only.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,12 +34,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import yaml
 
-import warehouse_sim
-from warehouse_sim.onnx_runtime import SIDECAR_FORMAT, SIDECAR_VERSION, PolicyLoadError, sidecar_path
+from warehouse_sim._files import atomic_path, write_json_atomic
+from warehouse_sim._yaml import read_yaml
+from warehouse_sim.onnx_runtime import SIDECAR_FORMAT, SIDECAR_VERSION, PolicyLoadError, sha256_file, sidecar_path
+from warehouse_sim.policies.base import PolicySpaceError, describe_space, same_space
 from warehouse_sim.policies.onnx_policy import space_to_dict
 from warehouse_sim.policies.sb3_policy import detect_algo, load_sb3_model, resolve_model_path
+from warehouse_sim.provenance import versions
 
 #: ONNX opset of the exported graphs (the TorchScript exporter; torch 2.13's default
 #: dynamo exporter needs onnxscript and fails on SB3's distributions).
@@ -65,23 +67,14 @@ class ExportResult:
     metadata: dict[str, Any]
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _find_run_config(model_path: Path) -> dict[str, Any] | None:
     """The ``config`` section of the run folder holding ``model_path`` (model or checkpoint)."""
     for folder in (model_path.parent, *model_path.parents[1:3]):
         file = folder / "config.yaml"
         if file.is_file():
             try:
-                data = yaml.safe_load(file.read_text())
-            except yaml.YAMLError:
+                data = read_yaml(file, what="run config")
+            except ValueError:
                 return None
             return data.get("config") if isinstance(data, dict) else None
     return None
@@ -215,8 +208,10 @@ def export_onnx(
     Raises:
         FileNotFoundError: if the model does not exist.
         PolicyLoadError: if it is corrupt.
-        ValueError: without an env id, for an output path not ending in ``.onnx``, or if
-            onnxruntime disagrees with torch on the exported graph.
+        PolicySpaceError: if the env ``env_id`` with ``env_kwargs`` has other spaces than the model.
+        ValueError: without an env id, for an output path not ending in ``.onnx``, for
+            non-finite model parameters, or if onnxruntime disagrees with torch on the
+            exported graph.
     """
     import torch
 
@@ -233,39 +228,45 @@ def export_onnx(
     model, normalizer = load_sb3_model(model_path, algo=algo)
     if not isinstance(model.observation_space, gym.spaces.Box):
         raise ValueError(f"only Box observation spaces can be exported, got {model.observation_space}")
+    _check_env_fits(model, env_id, kwargs)
+    for name, parameter in model.policy.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise ValueError(f"{model_path}: parameter {name} holds NaN or infinity (training diverged); nothing exported")
     normalisation = _normalisation(normalizer)
     actor = _actor_module(model, algo, normalisation)
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_onnx = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     dummy = torch.zeros((1, *model.observation_space.shape), dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            actor,
-            (dummy,),
-            str(tmp_onnx),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        )
-    try:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_path) as tmp_onnx:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                actor,
+                (dummy,),
+                str(tmp_onnx),
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            )
         _verify(tmp_onnx, actor, model.observation_space, model.action_space)
-    except BaseException:
-        tmp_onnx.unlink(missing_ok=True)
-        raise
+        metadata = _sidecar(model, algo, env_id, kwargs, normalisation, onnx=tmp_onnx, source=model_path)
+    side = sidecar_path(out_path)
+    write_json_atomic(side, metadata)
+    return ExportResult(out_path, side, metadata)
 
-    import onnx
-    import onnxruntime
-    import stable_baselines3
 
-    metadata = {
+def _sidecar(
+    model: Any, algo: str, env_id: str, env_kwargs: dict[str, Any], normalisation: dict[str, Any] | None, *,
+    onnx: Path, source: Path,
+) -> dict[str, Any]:
+    """The sidecar of an export (see :mod:`warehouse_sim.onnx_runtime` for its format)."""
+    return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_VERSION,
         "env_id": env_id,
-        "env_kwargs": kwargs,
+        "env_kwargs": env_kwargs,
         "algo": algo,
         "observation_space": space_to_dict(model.observation_space),
         "action_space": space_to_dict(model.action_space),
@@ -273,22 +274,32 @@ def export_onnx(
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "opset": OPSET,
-        "source": {"path": str(model_path), "sha256": sha256_file(model_path)},
+        "onnx_sha256": sha256_file(onnx),
+        "source": {"path": str(source), "sha256": sha256_file(source)},
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": {
-            "warehouse_sim": warehouse_sim.__version__,
-            "stable_baselines3": str(stable_baselines3.__version__),
-            "torch": str(torch.__version__),
-            "onnx": str(onnx.__version__),
-            "onnxruntime": str(onnxruntime.__version__),
-        },
+        "versions": versions("stable_baselines3", "torch", "onnx", "onnxruntime"),
     }
-    side = sidecar_path(out_path)
-    tmp_side = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-    tmp_side.write_text(json.dumps(metadata, indent=2) + "\n")
-    os.replace(tmp_onnx, out_path)
-    os.replace(tmp_side, side)
-    return ExportResult(out_path, side, metadata)
+
+
+def _check_env_fits(model: Any, env_id: str, env_kwargs: Mapping[str, Any]) -> None:
+    """Refuse to record an env whose spaces differ from the model's (its sidecar could never be used).
+
+    Raises:
+        PolicySpaceError: naming both spaces, the env id and its kwargs.
+    """
+    env = gym.make(env_id, **dict(env_kwargs))
+    try:
+        for kind, ours, theirs in (
+            ("observation", model.observation_space, env.observation_space),
+            ("action", model.action_space, env.action_space),
+        ):
+            if not same_space(ours, theirs):
+                raise PolicySpaceError(
+                    f"the model's {kind} space {describe_space(ours)} does not match {env_id} with env kwargs "
+                    f"{json.dumps(dict(env_kwargs))} ({describe_space(theirs)}): nothing exported"
+                )
+    finally:
+        env.close()
 
 
 def _verify(path: Path, actor: Any, obs_space: gym.spaces.Box, action_space: gym.Space[Any]) -> None:

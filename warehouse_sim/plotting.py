@@ -1,34 +1,40 @@
 """Figures of one evaluated episode and of learning curves (matplotlib, Agg backend).
 
 Functions return a :class:`matplotlib.figure.Figure`; :func:`save_figure_atomic` writes
-it through a temporary file, so a failed save never leaves a partial image.
+it through a temporary file, so a failed save never leaves a partial image. Axes state
+their units (units of stock, currency units, metres, simulated seconds).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from warehouse_sim._files import atomic_path
+from warehouse_sim._format import plain
 from warehouse_sim.evaluation import EpisodeResult
 
 if TYPE_CHECKING:
     import gymnasium as gym
     from matplotlib.figure import Figure
 
-#: Per-SKU series drawn for inventory episodes: (info["period"] key, panel title).
+#: Per-SKU series drawn for inventory episodes: (info["period"] key, panel label with units).
 INVENTORY_SERIES: tuple[tuple[str, str], ...] = (
-    ("on_hand", "stock on hand (units, end of period)"),
-    ("on_order", "pipeline (units on order)"),
-    ("price", "price"),
-    ("demand", "demand (units)"),
-    ("lost", "lost sales (units)"),
+    ("on_hand", "stock on hand\n(units, end of period)"),
+    ("on_order", "pipeline\n(units on order)"),
+    ("price", "price\n(currency units)"),
+    ("demand", "demand\n(units per period)"),
+    ("lost", "lost sales\n(units per period)"),
 )
+#: Line styles: the policy solid, the reference (``--against``) dashed.
+_STYLES = ({"ls": "-", "lw": 1.6}, {"ls": "--", "lw": 1.3})
+#: Colours per SKU (and for totals).
+_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
 def _new_figure(n_panels: int, *, width: float = 10.0, panel_height: float = 2.0) -> tuple[Figure, Any]:
@@ -39,103 +45,162 @@ def _new_figure(n_panels: int, *, width: float = 10.0, panel_height: float = 2.0
     return fig, axes
 
 
-def plot_episode(episode: EpisodeResult, env: gym.Env[Any, Any], *, title: str = "") -> Figure:
-    """Draw the KPIs of a traced episode (:func:`warehouse_sim.evaluation.trace_episode`).
+def plot_episode(
+    episode: EpisodeResult,
+    env: gym.Env[Any, Any],
+    *,
+    name: str = "policy",
+    reference: EpisodeResult | None = None,
+    reference_name: str | None = None,
+    title: str = "",
+) -> Figure:
+    """Draw the KPIs of a traced episode (:func:`warehouse_sim.evaluation.trace_episode`), with a reference.
 
-    Inventory episodes (``info["period"]``): stock, pipeline, price, demand and lost
-    sales per period, one line per SKU (totals beyond five SKUs), plus cumulative
-    profit. Navigation episodes (records with ``"pose"``): the trajectory on the map and
-    the straight-line distance to the goal over time. Other envs: reward and return.
+    ``reference`` is another policy's traced episode on the same seed (same demand
+    draws, same start and goal), drawn dashed on the same axes. Inventory-style episodes
+    (``info["period"]``: Inventory-v0, Fulfilment-v0) show stock, pipeline, price,
+    demand and lost sales per period (one line per SKU, totals beyond five SKUs) and the
+    cumulative profit, in units and currency units; the title gives each profit and
+    states the reward scale (the return is profit / ``reward_scale``). Navigation
+    episodes (records with ``"pose"``) show the trajectories on the map and the
+    straight-line distance to the goal over time. Other envs: reward and return.
     """
-    if episode.trace is None or not episode.trace:
-        raise ValueError("the episode has no trace (run it with trace=True)")
-    first = episode.trace[0]["info"]
-    if isinstance(first.get("period"), dict):
-        fig = _plot_inventory(episode.trace)
-    elif "pose" in episode.trace[0]:
-        fig = _plot_navigation(episode.trace, env)
+    runs = [(name, episode)] + ([(reference_name or "reference", reference)] if reference is not None else [])
+    for label, run in runs:
+        if not run.trace:
+            raise ValueError(f"the episode of {label} has no trace (run it with trace=True)")
+    first = (episode.trace or [{}])[0]
+    if isinstance(first.get("info", {}).get("period"), dict):
+        fig = _plot_inventory(runs, env)
+    elif "pose" in first:
+        fig = _plot_navigation(runs, env)
     else:
-        fig = _plot_generic(episode.trace)
-    fig.suptitle(f"{title}\nreturn {episode.episode_return:.4g}, {episode.length} steps".strip())
+        fig = _plot_generic(runs)
+    heading = "\n".join(_run_summary(label, run, env) for label, run in runs)
+    fig.suptitle(f"{title}\n{heading}".strip(), fontsize=9)
     return fig
 
 
-def _plot_inventory(trace: Sequence[dict[str, Any]]) -> Figure:
+def _reward_scale(env: gym.Env[Any, Any]) -> float | None:
+    """Money per unit of reward, for envs with an operations model."""
+    base: Any = env.unwrapped
+    task = getattr(base, "task", None)
+    scale = getattr(task, "reward_scale", None)
+    return float(scale) if scale is not None else None
+
+
+def _run_summary(label: str, run: EpisodeResult, env: gym.Env[Any, Any]) -> str:
+    """One title line: the profit in currency units (with the reward scale) or the return, and the length."""
+    last = run.trace[-1]["info"] if run.trace else {}
+    scale = _reward_scale(env)
+    if isinstance(last.get("cumulative"), dict) and scale is not None:
+        profit = float(last["cumulative"]["profit"])
+        return f"{label}: profit {plain(profit)} currency units (return {plain(run.episode_return)} = profit / reward_scale {plain(scale)}), {run.length} steps"
+    extra = ""
+    if "is_success" in last:
+        extra = f", success {bool(last['is_success'])}, SPL {plain(float(last.get('spl', 0.0)), 3)}"
+    return f"{label}: return {plain(run.episode_return)}, {run.length} steps{extra}"
+
+
+def _period_label(env: gym.Env[Any, Any]) -> str:
+    model = getattr(env.unwrapped, "model", None)
+    hours = getattr(getattr(model, "scenario", None), "period_hours", None)
+    if hours is None:
+        return "period"
+    return f"period ({plain(hours * 60)} simulated minutes)" if hours < 1 else f"period ({plain(hours)} simulated hours)"
+
+
+def _plot_inventory(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any, Any]) -> Figure:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10.0, 2.0 * (len(INVENTORY_SERIES) + 1) + 0.6), layout="constrained")
-    draw_inventory(fig, trace)
+    fig = Figure(figsize=(10.0, 1.9 * (len(INVENTORY_SERIES) + 1) + 1.2), layout="constrained")
+    draw_inventory(fig, [(label, run.trace or []) for label, run in runs], period_label=_period_label(env))
     return fig
 
 
-def draw_inventory(fig: Figure, trace: Sequence[dict[str, Any]]) -> None:
-    """Clear ``fig`` and draw the inventory panels of ``trace`` (also used live by ``view``)."""
+def draw_inventory(
+    fig: Figure, traces: Sequence[tuple[str, Sequence[dict[str, Any]]]], *, period_label: str = "period"
+) -> None:
+    """Clear ``fig`` and draw the inventory panels of ``traces`` (``(label, trace)``; also used live by ``view``).
+
+    The first trace is drawn solid, a second (a reference on the same seed) dashed.
+    """
     fig.clear()
-    periods = np.arange(1, len(trace) + 1)
     axes = fig.subplots(len(INVENTORY_SERIES) + 1, 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (key, label) in zip(axes, INVENTORY_SERIES, strict=False):
-        values = np.array([np.atleast_1d(r["info"]["period"][key]) for r in trace], dtype=np.float64)
-        if values.shape[1] > 5:
-            values = values.sum(axis=1, keepdims=True) if key != "price" else values.mean(axis=1, keepdims=True)
-            names = ["mean over SKUs" if key == "price" else "all SKUs"]
-        else:
-            names = [f"SKU {i}" for i in range(values.shape[1])]
-        step = key in ("on_hand", "on_order", "price")
-        for column, name in zip(values.T, names, strict=False):
-            if step:
-                ax.step(periods, column, where="post", label=name)
+    for run, ((label, trace), style) in enumerate(zip(traces, _STYLES, strict=False)):
+        periods = np.arange(1, len(trace) + 1)
+        for ax, (key, ylabel) in zip(axes, INVENTORY_SERIES, strict=False):
+            values = np.array([np.atleast_1d(r["info"]["period"][key]) for r in trace], dtype=np.float64)
+            if values.shape[1] > 5:
+                values = values.sum(axis=1, keepdims=True) if key != "price" else values.mean(axis=1, keepdims=True)
+                names = ["mean over SKUs" if key == "price" else "all SKUs"]
             else:
-                ax.plot(periods, column, label=name)
-        ax.set_ylabel(label, fontsize=8)
-        if len(names) > 1:
-            ax.legend(fontsize=7, loc="upper right")
-    profit = [float(r["info"]["cumulative"]["profit"]) for r in trace]
-    axes[-1].plot(periods, profit, color="black")
-    axes[-1].set_ylabel("cumulative profit", fontsize=8)
-    axes[-1].set_xlabel("period")
+                names = [f"SKU {i}" for i in range(values.shape[1])]
+            # One series per run: a colour per run; several SKUs: a colour per SKU, the run by line style.
+            colours = _COLOURS[run:] if values.shape[1] == 1 else _COLOURS
+            for column, sku, colour in zip(values.T, names, colours, strict=False):
+                kind = {"drawstyle": "steps-post"} if key in ("on_hand", "on_order", "price") else {}
+                shown = f"{sku} ({short_label(label)})" if len(traces) > 1 else sku
+                ax.plot(periods, column, color=colour, label=shown, **style, **kind)
+            ax.set_ylabel(ylabel, fontsize=8)
+        profit = [float(r["info"]["cumulative"]["profit"]) for r in trace]
+        axes[-1].plot(periods, profit, color="black", label=short_label(label), **style)
+    for ax in axes[:-1]:
+        if len(ax.get_lines()) > 1:
+            ax.legend(fontsize=6, loc="upper right", ncol=2)
+    axes[-1].set_ylabel("cumulative profit\n(currency units)", fontsize=8)
+    axes[-1].axhline(0.0, color="grey", lw=0.6)
+    axes[-1].legend(fontsize=7, loc="upper left")
+    axes[-1].set_xlabel(period_label)
 
 
-def _plot_navigation(trace: Sequence[dict[str, Any]], env: gym.Env[Any, Any]) -> Figure:
+def short_label(label: str) -> str:
+    """A legend label: a policy file as its last two path parts (``dqn-inventory/policy.onnx``), anything else as is."""
+    path = Path(label)
+    return str(Path(*path.parts[-2:])) if len(path.parts) > 2 else label
+
+
+def _plot_navigation(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any, Any]) -> Figure:
     from matplotlib.figure import Figure
 
     nav: Any = env.unwrapped
     layout = nav.layout
-    poses = np.array([r["pose"][:2] for r in trace], dtype=np.float64)
     goal = np.array(layout.cell_to_world(*nav.goal_cell))
     width, depth = layout.size
-    fig = Figure(figsize=(11, 5), layout="constrained")
+    fig = Figure(figsize=(11, 5.4), layout="constrained")
     ax_map, ax_dist = fig.subplots(1, 2, width_ratios=[1.2, 1])
     ax_map.imshow(
         layout.occupancy, origin="lower", extent=(0, width, 0, depth), cmap="Greys", vmin=0, vmax=1.6, alpha=0.9
     )
-    ax_map.plot(poses[:, 0], poses[:, 1], color="tab:blue", lw=1.5, label="trajectory")
-    ax_map.plot(*poses[0], "o", color="tab:green", label="start")
+    for (label, run), style, colour in zip(runs, _STYLES, ("tab:blue", "tab:orange"), strict=False):
+        trace = run.trace or []
+        poses = np.array([r["pose"][:2] for r in trace], dtype=np.float64)
+        ax_map.plot(poses[:, 0], poses[:, 1], color=colour, label=short_label(label), **style)
+        ax_map.plot(*poses[0], "o", color="tab:green")
+        t = np.arange(1, len(trace) + 1) * float(getattr(nav, "sim_seconds_per_step", 1.0))
+        ax_dist.plot(t, np.linalg.norm(poses - goal, axis=1), color=colour, label=short_label(label), **style)
     ax_map.plot(*goal, "*", color="tab:red", ms=12, label="goal")
     ax_map.set_xlabel("x (m)")
     ax_map.set_ylabel("y (m)")
     ax_map.set_aspect("equal")
     ax_map.legend(fontsize=8, loc="upper right")
-    t = np.arange(1, len(trace) + 1)
-    ax_dist.plot(t, np.linalg.norm(poses - goal, axis=1), color="tab:blue")
-    ax_dist.set_xlabel("step")
+    ax_dist.set_xlabel("simulated time (s)")
     ax_dist.set_ylabel("straight-line distance to goal (m)")
-    last = trace[-1]["info"]
-    ax_dist.set_title(
-        f"success {bool(last.get('is_success'))}, collisions {last.get('collisions', 0)}, SPL {last.get('spl', 0):.2f}",
-        fontsize=9,
-    )
+    ax_dist.legend(fontsize=8)
     return fig
 
 
-def _plot_generic(trace: Sequence[dict[str, Any]]) -> Figure:
+def _plot_generic(runs: Sequence[tuple[str, EpisodeResult]]) -> Figure:
     fig, axes = _new_figure(2)
-    rewards = np.array([r["reward"] for r in trace])
-    t = np.arange(1, len(trace) + 1)
-    axes[0].plot(t, rewards)
+    for (label, run), style in zip(runs, _STYLES, strict=False):
+        rewards = np.array([r["reward"] for r in run.trace or []])
+        t = np.arange(1, len(rewards) + 1)
+        axes[0].plot(t, rewards, label=short_label(label), **style)
+        axes[1].plot(t, np.cumsum(rewards), label=short_label(label), **style)
     axes[0].set_ylabel("reward")
-    axes[1].plot(t, np.cumsum(rewards))
     axes[1].set_ylabel("return so far")
     axes[1].set_xlabel("step")
+    axes[1].legend(fontsize=8)
     return fig
 
 
@@ -210,12 +275,43 @@ def plot_learning_curve(
     return fig
 
 
+def plot_curves_with_band(
+    curves: Sequence[tuple[str, Sequence[tuple[np.ndarray, np.ndarray]]]],
+    *,
+    title: str = "",
+    ylabel: str = "evaluation return",
+) -> Figure:
+    """Learning curves of several settings, each over several seeds: mean line, min-max band.
+
+    Args:
+        curves: Per setting, its label and per seed ``(timesteps, values)`` (shapes ``(n,)``,
+            timesteps increasing). The seeds' curves are interpolated onto the timesteps of
+            all of them, within the range they share.
+        title: Figure title.
+        ylabel: Label of the y axis.
+    """
+    fig, axes = _new_figure(1, width=8.0, panel_height=4.0)
+    ax = axes[0]
+    for label, runs in curves:
+        runs = [(x, y) for x, y in runs if len(x)]
+        if not runs:
+            continue
+        lo, hi = max(x[0] for x, _ in runs), min(x[-1] for x, _ in runs)
+        grid = np.unique(np.concatenate([x for x, _ in runs]))
+        grid = grid[(grid >= lo) & (grid <= hi)] if hi >= lo else runs[0][0]
+        values = np.array([np.interp(grid, x, y) for x, y in runs])
+        (line,) = ax.plot(grid, values.mean(axis=0), "o-", ms=3, label=f"{label} ({len(runs)} seeds)")
+        if len(runs) > 1:
+            ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("timesteps")
+    ax.set_ylabel(f"{ylabel}\n(line: mean over seeds, band: min-max)")
+    ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def save_figure_atomic(fig: Figure, path: str | Path, *, dpi: int = 110) -> None:
-    """Save ``fig`` to ``path`` (format from the suffix) via a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    """Save ``fig`` to ``path`` (format from the suffix) atomically (see :func:`warehouse_sim._files.atomic_path`)."""
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

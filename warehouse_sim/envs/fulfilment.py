@@ -12,10 +12,10 @@ from gymnasium import spaces
 from warehouse_sim._checks import check_real
 from warehouse_sim.envs.core import WarehouseEnv
 from warehouse_sim.geometry.layout import Layout
+from warehouse_sim.operations.ledger import Ledger
 from warehouse_sim.operations.model import OperationsModel
-from warehouse_sim.sim.render import TopDownRenderer
+from warehouse_sim.sim.render import JOB_RGB, TopDownRenderer
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES, FulfilmentTask, WarehouseScenario, load_warehouse_scenario
-from warehouse_sim.tasks.fulfilment.agents import AgentDispatch, OnnxDecide
 from warehouse_sim.tasks.fulfilment.task import FIDELITIES, OBSERVATION_HIGH
 
 
@@ -52,13 +52,14 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | 0 .. C-1 | price level of SKU class k (classes by demand rank: A, B, C...); each SKU of the class takes that level of its own price list (clipped to its last level) |
     | C .. C+N-1 | replenishment order level of SKU i (its ``order_quantities``) |
     | C+N | dispatch rule: 0 FIFO (oldest first), 1 earliest due date, 2 nearest robot (greedy shortest grid distance) |
+    | C+N+1 .. C+N+k | promotion slots (scenarios whose ``operations`` block has ``promotion_slots: k > 0``; none by default): 0 empty, ``1 + i`` features SKU i for the epoch (its demand times the uplift, part of it taken from its category; the slot cost per epoch) |
 
     Out-of-range, non-integer, NaN or wrongly shaped actions raise ``ValueError``
     before anything changes. Every action in the space is valid: price levels beyond a
-    SKU's list take its last level, and replenishment beyond capacity is accepted (and
-    written off on arrival, a legal if costly choice), so :meth:`action_masks` (for
-    sb3-contrib's ``MaskablePPO``) allows everything. With ``dispatch`` other than
-    ``"action"``, the action's dispatch index is ignored.
+    SKU's list take its last level, replenishment beyond capacity is accepted (and
+    written off on arrival, a legal if costly choice), and a SKU in two promotion slots
+    is featured once; so :meth:`action_masks` (for sb3-contrib's ``MaskablePPO``)
+    allows everything.
 
     ## Observation Space
 
@@ -81,6 +82,9 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | 13 + 7 i | SKU i demand last epoch / its base rate per epoch (at base price) |
     | 14 + 7 i | SKU i price level in force / (levels - 1) |
     | 15 + 7 i | SKU i selling time of a lot ordered now: epochs of the shift left after it arrives (``max(0, epochs left - lead_time_i)``) / epochs |
+
+    With promotion slots each SKU block has an eighth entry (``16 + 8 i``, the others at
+    ``9 + 8 i`` ...): 1 if the SKU is featured, else 0.
 
     ``scale_i`` is the SKU's capacity, or twice its largest order quantity if it has none.
 
@@ -135,18 +139,18 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         demand_level: Override the demand multiplier.
         shift_hours: Override the shift length (a whole number of epochs).
         epoch_minutes: Override the decision interval (whole minutes).
+        fidelity: ``"physics"`` (PyBullet bodies, contacts and a path controller at
+            ``control_hz``) or ``"fast"`` (the same planner, reservations and job state
+            machines, each cell move taking its calibrated ``move_seconds`` on an event
+            clock; no PyBullet; needs a scenario with ``move_seconds``, the ``"planner"``
+            driver and no GUI; see :mod:`warehouse_sim.tasks.fulfilment.fast_fleet`).
         driver: Who drives the robots along their planned cells: ``"planner"`` (a path
             controller) or ``"policy:PATH.onnx"`` (an exported Navigation-v0 policy fed
             each robot's own lidar, goal and route hint; see
             :mod:`warehouse_sim.tasks.fulfilment.drivers`).
-        dispatch: Who hands waiting work to free robots: ``"action"`` (the action's
-            dispatch rule, default), a rule name (``"fifo"``, ``"edd"``, ``"nearest"``:
-            that rule whatever the action says), or ``"policy:PATH.onnx"``: each free
-            robot chooses its next job by an exported dispatch policy trained on
-            ``warehouse_sim/FleetDispatch-v0`` (see
-            :mod:`warehouse_sim.tasks.fulfilment.agents`; ``info["dispatch_decisions"]``
-            counts its decisions).
-        render_mode: ``None``, ``"human"`` (PyBullet GUI) or ``"rgb_array"`` (top-down view).
+        render_mode: ``None``, ``"human"`` (PyBullet GUI, physics fidelity only; a fast
+            instance's ``metadata["render_modes"]`` lists ``"rgb_array"`` alone) or
+            ``"rgb_array"`` (top-down view).
         frame_interval_s: ``rgb_array`` only: simulated seconds between the frames
             captured during a step (:meth:`recent_frames`, what ``warehouse-sim view
             --record`` films), at least one control tick.
@@ -172,7 +176,6 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         epoch_minutes: int | None = None,
         fidelity: str = "physics",
         driver: str = "planner",
-        dispatch: str = "action",
         render_mode: str | None = None,
         frame_interval_s: float = 30.0,
     ) -> None:
@@ -197,25 +200,15 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
             raise ValueError(f"fidelity must be 'physics' or 'fast', got {fidelity!r}")
         if fidelity == "fast" and render_mode == "human":
             raise ValueError("render_mode='human' opens the PyBullet GUI: it needs fidelity='physics'")
+        if fidelity == "fast":  # no physics, no GUI: what this instance can render
+            self.metadata = {**self.metadata, "render_modes": ["rgb_array"]}
         self.fidelity = fidelity
-        if not isinstance(dispatch, str) or not (
-            dispatch == "action" or dispatch in DISPATCH_RULES or dispatch.startswith("policy:")
-        ):
-            raise ValueError(f"dispatch must be 'action', one of {', '.join(DISPATCH_RULES)} or 'policy:PATH.onnx', "
-                             f"got {dispatch!r}")
-        decide = OnnxDecide(dispatch.removeprefix("policy:")) if dispatch.startswith("policy:") else None
-        self.dispatch = dispatch
         self.task: FulfilmentTask = FulfilmentTask(
             scenario, fidelity=fidelity, gui=render_mode == "human", driver=driver  # type: ignore[arg-type]
         )
-        if dispatch in DISPATCH_RULES:
-            self.task.fixed_rule = DISPATCH_RULES.index(dispatch)
-        self._agents: AgentDispatch | None = None
-        if decide is not None:
-            self._agents = AgentDispatch(self.task, decide, candidates=decide.candidates, rule=decide.rule)
-            self.task.jobs.dispatcher = self._agents
         task, m = self.task, self.task.model
-        self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)]]).astype(np.int64)
+        slots = np.full(task.slots, m.n_skus + 1)
+        self.nvec = np.concatenate([task.n_price_levels, m.n_quantity_levels, [len(DISPATCH_RULES)], slots]).astype(np.int64)
         self.action_space = spaces.MultiDiscrete(self.nvec)
         self.observation_space = spaces.Box(0.0, OBSERVATION_HIGH, shape=(task.observation_size,), dtype=np.float32)
         self._renderer: TopDownRenderer | None = None
@@ -235,42 +228,51 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         """The warehouse layout."""
         return self.task.layout
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a shift (see the class docstring)."""
-        if self._agents is not None:
-            self._agents.reset()
-        obs, info = super().reset(seed=seed, options=options)
-        return obs, self._with_dispatch(info)
-
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Run one decision epoch (see the class docstring)."""
         self._frames = []
-        obs, reward, terminated, truncated, info = super().step(action)
-        return obs, reward, terminated, truncated, self._with_dispatch(info)
+        return super().step(action)
 
     def action_masks(self) -> np.ndarray:
-        """Valid choices per action dimension, concatenated (``bool``, ``sum(nvec)``): all, see the Action Space section."""
+        """Valid choices of each action entry, concatenated (``bool``, ``(sum(nvec),)``): all true (see Action Space)."""
         return np.ones(int(self.nvec.sum()), dtype=bool)
 
-    def _with_dispatch(self, info: dict[str, Any]) -> dict[str, Any]:
-        if self._agents is not None:
-            info["dispatch_decisions"] = self._agents.decisions
-        return info
-
     def recent_frames(self) -> list[tuple[float, np.ndarray, dict[str, Any]]]:
-        """``rgb_array`` only: ``(sim_time_s, frame, fleet_kpis)`` every ``frame_interval_s`` of the last step.
+        """``rgb_array`` only: ``(sim_time_s, frame, kpis)`` every ``frame_interval_s`` of the last step.
 
         A step spans a whole epoch (15 simulated minutes by default); these frames show
         the fleet moving within it, each with the fleet KPIs at that moment (as in
-        ``info``). Empty in other render modes and before a step.
+        ``info``) and, under ``"operations"``, :meth:`frame_state`. Empty in other render
+        modes and before a step.
         """
         return list(self._frames)
 
+    def frame_state(self) -> dict[str, Any]:
+        """The business at this moment, for video frames.
+
+        Returns:
+            ``profit`` so far (currency units, the open epoch included), per-SKU
+            ``on_hand``, ``dock``, ``on_order`` (units) and ``price_idx`` arrays of shape
+            ``(n_skus,)``, and ``robot_jobs`` (see ``FulfilmentTask.robot_jobs``).
+        """
+        m = self.task.model
+        _, money = m.ledger.totals()
+        return {
+            "profit": Ledger.profit(money),
+            "on_hand": m.on_hand.copy(),
+            "dock": m.dock.copy(),
+            "on_order": m.on_order,
+            "price_idx": m.price_idx.copy(),
+            "robot_jobs": self.task.robot_jobs(),
+        }
+
     def _render_frame(self) -> np.ndarray:
+        """The top-down floor, robots coloured by job (``JOB_RGB``: pick, put-away, idle)."""
         if self._renderer is None:
             self._renderer = TopDownRenderer(self.task.layout, robot_radius=self.task.fleet.params.radius)
-        return self._renderer.render(self.task.fleet.poses())
+        colors = np.array([JOB_RGB[kind] for kind in self.task.robot_jobs()], dtype=np.uint8)
+        return self._renderer.render(self.task.fleet.poses(), colors=colors)
 
     def _capture(self) -> None:
         if self.task.ticks % self._ticks_per_frame == 0:
-            self._frames.append((self.task.now_s, self._render_frame(), self.task.kpis()))
+            self._frames.append((self.task.now_s, self._render_frame(), {**self.task.kpis(), "operations": self.frame_state()}))

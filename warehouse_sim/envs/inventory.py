@@ -24,10 +24,11 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
     (each from the SKU's levels). Then lots due this period arrive (ordered
     ``lead_time`` periods ago; excess over the SKU's or the shared capacity is written
     off), the order is placed and paid (unit cost plus a fixed cost per SKU ordered),
-    Poisson demand arrives at a rate set by the price
-    (``base_rate * (price / base_price)^-elasticity``, times seasonality), sales happen
-    (unmet demand lost with a penalty, or backlogged in backorder scenarios), and holding
-    cost accrues on the units left on hand.
+    demand arrives from the scenario's demand model (by default Poisson at a rate set by
+    the price, ``base_rate * (price / base_price)^-elasticity``, times seasonality; see
+    :mod:`warehouse_sim.operations.demand` for the time-profile, negative-binomial, replay
+    and substitution models), sales happen (unmet demand lost with a penalty, or
+    backlogged in backorder scenarios), and holding cost accrues on the units left on hand.
 
     ## Action Space
 
@@ -37,6 +38,12 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
     - ``continuous=False``: single-SKU scenarios ``Discrete(n_quantities * n_prices)``
       with ``action = quantity_level * n_prices + price_level`` (16 on the reference);
       multi-SKU scenarios ``MultiDiscrete([n_quantities_0, n_prices_0, ...])``.
+    - Recommendation slots (scenarios with ``promotion_slots: k > 0``, e.g.
+      ``catalogue-20-promo``): the action ends with ``k`` slots, each 0 (empty) or
+      ``1 + i`` (feature SKU i): ``MultiDiscrete([..., n_skus + 1] * k)`` (also for one
+      SKU), or ``k`` more Box entries cut into ``n_skus + 1`` bins. A featured SKU's demand
+      is multiplied by the scenario's uplift, part of it taken from its category, and each
+      featured SKU costs the slot cost per period (``promotion_cost`` in ``info``).
 
     NaN/inf, a wrong shape, or discrete entries out of range or not whole numbers raise
     ``ValueError`` and change nothing.
@@ -53,6 +60,7 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
     | 1 .. L | pipeline: units arriving in 1, ..., L periods / the SKU's largest order level (0 beyond its own lead time) | 1 |
     | L+1 | price in force / the SKU's highest price level | 1 |
     | L+2 | backlog / ``scale`` (backorder scenarios only) | unbounded (inf) |
+    | last | 1 if featured in a promotion slot, else 0 (scenarios with promotion slots only) | 1 |
 
     The reference instance has 5 entries, all in [0, 1]: on hand / 40, the pipeline
     (3 slots) / 24, price / 16.
@@ -67,7 +75,7 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
 
     Deterministic: every SKU's ``initial_on_hand`` on hand, an empty pipeline, no
     backlog, each price at the level nearest its base price. The randomness is the
-    Poisson demand, drawn from ``np_random`` each period.
+    demand (and any stochastic lead times), drawn from ``np_random`` each period.
 
     ## Episode End
 
@@ -79,7 +87,8 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
     ``info["period"]`` and ``info["cumulative"]``, each a dict with per-SKU arrays
     ``demand``, ``sales``, ``lost``, ``ordered``, ``received``, ``written_off``,
     ``on_hand``, ``on_order``, ``price`` and scalars ``revenue``, ``purchase_cost``,
-    ``order_cost``, ``holding_cost``, ``penalty``, ``profit`` (unscaled), ``fill_rate``
+    ``order_cost``, ``holding_cost``, ``penalty``, [``promotion_cost`` and per-SKU
+    ``featured`` with promotion slots], ``profit`` (unscaled), ``fill_rate``
     (sales / demand, 1.0 without demand). Stocks are read at the end of the period
     (after sales and after this period's order); flows are this period's (``received``
     counts arrivals at its start, including units then written off); ``cumulative`` sums
@@ -121,7 +130,7 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
             if not isinstance(scenario, (str, Path)):
                 raise ValueError(f"scenario must be a name, a path or a Scenario, got {scenario!r}")
             scenario = load_scenario(scenario)
-        single = scenario.n_skus == 1
+        single = scenario.n_skus == 1 and not scenario.promotion_slots
         mode: ActionMode = "box" if continuous else ("discrete" if single else "multidiscrete")
         self.task: InventoryTask = InventoryTask(scenario, mode=mode, reward_scale=reward_scale, horizon=horizon)
         self.scenario = scenario
@@ -129,7 +138,8 @@ class InventoryEnv(WarehouseEnv[np.ndarray, Any]):
         self.observation_space = spaces.Box(0.0, self.task.observation_high, dtype=np.float32)
         n = scenario.n_skus
         if continuous:
-            self.action_space: spaces.Space[Any] = spaces.Box(-1.0, 1.0, shape=(2 * n,), dtype=np.float32)
+            width = 2 * n + scenario.promotion_slots
+            self.action_space: spaces.Space[Any] = spaces.Box(-1.0, 1.0, shape=(width,), dtype=np.float32)
         elif single:
             self.action_space = spaces.Discrete(int(self.task.nvec[0] * self.task.nvec[1]))
         else:

@@ -88,6 +88,7 @@ class FleetPlanner:
         self._cells: list[Cell] = [(i // n_cols, i % n_cols) for i in range(grid.size)]
         self._flat: dict[Cell, int] = {self._cells[i]: i for i in range(grid.size) if free[i]}
         self._dist_cache: dict[int, list[int]] = {}
+        self._any_cache: dict[tuple[Cell, ...], list[int]] = {}
         self.reset(())
 
     # ------------------------------------------------------------------ state
@@ -158,6 +159,15 @@ class FleetPlanner:
         d = self._distances(self._index(goal, "goal"))[self._index(start, "start")]
         return None if d == _UNREACHABLE else d
 
+    def distance_to_any(self, start: Cell, goals: tuple[Cell, ...]) -> int | None:
+        """Shortest path length in cells from ``start`` to the nearest of ``goals`` on the empty grid (None if none is reachable)."""
+        merged = self._any_cache.get(goals)
+        if merged is None:
+            fields = [self._distances(self._index(g, "goal")) for g in goals]
+            merged = self._any_cache[goals] = [min(column) for column in zip(*fields, strict=True)] if fields else []
+        d = merged[self._index(start, "start")] if merged else _UNREACHABLE
+        return None if d == _UNREACHABLE else d
+
     def goal_available(self, goal: Cell, robot: int) -> bool:
         """Whether ``goal`` is not parked in by another robot (a plan to it may exist)."""
         entry = self._parked.get(self._index(goal, "goal"))
@@ -216,18 +226,22 @@ class FleetPlanner:
         vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
         size = self._size
         t_max = t0 + self.horizon
+        max_expansions = self.max_expansions
+        # Heap order: f = steps so far + remaining distance, then deeper nodes first, then
+        # first pushed first, packed in one integer (depth <= horizon + 1, pushes <= 5 per
+        # expansion) so that the heap compares ints, not tuples.
+        depths, pushes = self.horizon + 2, 5 * max_expansions + 6
         counter = 0
         push, pop = heapq.heappush, heapq.heappop
-        open_heap: list[tuple[int, int, int, int, int]] = [(h[start], 0, counter, start, t0)]
-        # search nodes (cell, step) keyed as step * size + cell, like the reservations
-        parent: dict[int, int] = {t0 * size + start: -1}
-        closed: set[int] = set()
+        # search nodes (cell, step) keyed as step * size + cell, like the reservations; a node
+        # enters the heap once (when it gets its parent), so every pop is a new expansion
+        start_node = t0 * size + start
+        open_heap: list[tuple[int, int]] = [((h[start] * depths + depths - 1) * pushes, start_node)]
+        parent: dict[int, int] = {start_node: -1}
         expansions = 0
         while open_heap:
-            _, _, _, cell, t = pop(open_heap)
-            node = t * size + cell
-            if node in closed:
-                continue
+            node = pop(open_heap)[1]
+            t, cell = divmod(node, size)
             if cell == goal and t >= goal_free_from:
                 path = [cell]
                 node = parent[node]
@@ -236,17 +250,16 @@ class FleetPlanner:
                     node = parent[node]
                 path.reverse()
                 return path
-            closed.add(node)
             expansions += 1
-            if expansions > self.max_expansions or t >= t_max:
-                if expansions > self.max_expansions:
-                    return None
+            if expansions > max_expansions:
+                return None
+            if t >= t_max:
                 continue
             nt = t + 1
             here_now, there_next = t * size, nt * size
             for nxt in moves[cell]:
                 key = there_next + nxt
-                if key in vertex or key in closed:
+                if key in parent or key in vertex:
                     continue
                 park = parked.get(nxt)
                 if park is not None and park[0] <= nt:
@@ -258,11 +271,10 @@ class FleetPlanner:
                     continue
                 if there_next + size + nxt in entries:
                     continue
-                if key not in parent:
-                    parent[key] = node
-                    counter += 1
-                    # f = steps so far + remaining distance; deeper nodes first on ties.
-                    push(open_heap, (nt - t0 + h[nxt], -nt, counter, nxt, nt))
+                parent[key] = node
+                counter += 1
+                depth = nt - t0
+                push(open_heap, (((depth + h[nxt]) * depths + depths - 1 - depth) * pushes + counter, key))
         return None
 
     def _distances(self, goal: int) -> list[int]:

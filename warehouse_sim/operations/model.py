@@ -11,13 +11,22 @@ A period, in order:
    the rest go on hand, or to the dock when ``put_away=True`` (sellable only after
    :meth:`~OperationsModel.put_away`).
 2. Decisions: :meth:`~OperationsModel.set_prices`, :meth:`~OperationsModel.order_stock`
-   (paid when ordered: unit cost plus the fixed cost per SKU ordered).
-3. Demand, either at once (:meth:`~OperationsModel.sell`: Inventory-v0, every order is
+   (paid when ordered: unit cost plus the fixed cost per SKU ordered),
+   :meth:`~OperationsModel.set_promotions` (the SKUs featured in the recommendation slots).
+3. Demand from the scenario's demand model (:mod:`warehouse_sim.operations.demand`),
+   either at once (:meth:`~OperationsModel.sell`: Inventory-v0, every order is
    placed, allocated, picked and shipped instantly) or as orders over the hours
    (:meth:`~OperationsModel.arrive_orders`, then :meth:`~OperationsModel.allocate`,
    :meth:`~OperationsModel.pick`, :meth:`~OperationsModel.ship`, :meth:`~OperationsModel.lose`).
 4. :meth:`~OperationsModel.end_period`: holding cost on units on hand and in the dock,
-   backorder penalty, the ledger closes the period.
+   backorder penalty, the slot cost of the SKUs featured, the ledger closes the period.
+
+Lead times: a SKU with a ``lead_time_pmf`` draws each lot's lead time independently
+when it is ordered (one uniform per such SKU per order decision, from the generator
+passed in), and the lot is booked in the pipeline slot of its own arrival period. Lots
+may therefore cross: a later order can arrive before an earlier one (no order-crossing
+restriction). Every lot still arrives exactly at its order period plus its drawn lead
+time (``last_lead_time`` holds the draws of the last decision).
 
 :meth:`~OperationsModel.step_period` runs all four with decisions given as level indices.
 
@@ -51,8 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from warehouse_sim.operations import demand as demand_model
 from warehouse_sim.operations.catalogue import Scenario
+from warehouse_sim.operations.demand import PoissonDemand, Window, make_demand_model, make_substitution, price_response
 from warehouse_sim.operations.ledger import (
     DEMAND,
     HOLDING_COST,
@@ -60,6 +69,7 @@ from warehouse_sim.operations.ledger import (
     ORDER_COST,
     ORDERED,
     PENALTY,
+    PROMOTION_COST,
     PURCHASE_COST,
     RECEIVED,
     REVENUE,
@@ -97,6 +107,9 @@ class OperationsModel:
         clock_h: Simulated hours since reset.
         price_idx: Price level in force per SKU, shape ``(n_skus,)``.
         price: Price in force per SKU (currency units), shape ``(n_skus,)``.
+        featured: SKUs featured in the promotion slots, boolean, shape ``(n_skus,)``.
+        demand: The scenario's :class:`~warehouse_sim.operations.demand.DemandModel`.
+        last_lead_time: Lead time (periods) of each SKU's lot of the last order decision.
         ledger: The :class:`~warehouse_sim.operations.ledger.Ledger`.
         book: The :class:`~warehouse_sim.operations.orders.OrderBook`.
     """
@@ -123,9 +136,12 @@ class OperationsModel:
         self.quantity_levels = _ragged([s.order_quantities for s in skus], np.int64)
         self.n_quantity_levels = np.array([len(s.order_quantities) for s in skus], dtype=np.int64)
         #: Mean demand per period at each price level (no seasonality), same shape as price_levels.
-        self.rate_levels = self.base_rate[:, None] * (self.price_levels / self.base_price[:, None]) ** (
-            -self.elasticity[:, None]
+        self.rate_levels = price_response(
+            self.base_rate[:, None], self.base_price[:, None], self.elasticity[:, None], self.price_levels
         )
+        self.demand = make_demand_model(scenario, self.rate_levels)
+        self.substitution = make_substitution(scenario)
+        self.promotion_slots = scenario.promotion_slots
         self.initial_price_idx = np.array(
             [int(np.argmin(np.abs(np.array(s.prices) - s.base_price))) for s in skus], dtype=np.int64
         )
@@ -133,9 +149,18 @@ class OperationsModel:
         self._lot_slot = self.lead_time - 1
         self._season = np.array(scenario.seasonality)
         self._lost_sales = scenario.mode == "lost_sales"
-        #: Single-SKU periods run on Python scalars (:meth:`_step_single`), same arithmetic.
-        self._scalar_path = n == 1
-        self.ledger = Ledger(n)
+        #: SKUs with stochastic lead times, and the cumulative pmf of each, shape ``(k, max_lead)``.
+        self._stochastic = np.array([i for i, s in enumerate(skus) if s.lead_time_pmf is not None], dtype=np.int64)
+        width = int(self.lead_time.max())
+        self._lead_cdf = np.array(
+            [np.concatenate([np.cumsum(skus[i].lead_time_pmf or ()), np.ones(width)])[:width] for i in self._stochastic]
+        ).reshape(-1, width)
+        self._lead_cdf[:, -1] = 1.0
+        #: Single-SKU periods of the default model run on Python scalars (:meth:`_step_single`), same arithmetic.
+        self._scalar_path = (
+            n == 1 and type(self.demand) is PoissonDemand and not self.promotion_slots and not self._stochastic.size
+        )
+        self.ledger = Ledger(n, promotion=bool(self.promotion_slots))
         self.book = OrderBook()
         self.on_hand = np.zeros(n, dtype=np.int64)
         self.reserved = np.zeros(n, dtype=np.int64)
@@ -145,6 +170,10 @@ class OperationsModel:
         self.pipeline = np.zeros((n, int(self.lead_time.max())), dtype=np.int64)
         self.price_idx = np.zeros(n, dtype=np.int64)
         self.price = np.zeros(n)
+        self.featured = np.zeros(n, dtype=bool)
+        self._nothing_featured = np.zeros(n, dtype=bool)
+        self._nothing_featured.flags.writeable = False
+        self.last_lead_time = self.lead_time.copy()
         self.reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -154,8 +183,9 @@ class OperationsModel:
         self.clock_h = 0.0
         self._open = False
         self.on_hand[...] = self.initial_on_hand
-        for array in (self.reserved, self.dock, self.in_process, self.backlog, self.pipeline):
+        for array in (self.reserved, self.dock, self.in_process, self.backlog, self.pipeline, self.featured):
             array.fill(0)
+        self.last_lead_time[...] = self.lead_time
         self.price_idx[...] = self.initial_price_idx
         self.price[...] = self.price_levels[self._rows, self.price_idx]
         self.ledger.reset()
@@ -209,38 +239,46 @@ class OperationsModel:
         if not self._lost_sales:
             backlog = self.backlog + self._open_order_units()
             money[PENALTY] += float(self.penalty @ backlog)
+        if self.promotion_slots:
+            money[PROMOTION_COST] += self.scenario.promotion.slot_cost * int(self.featured.sum())
         self._open = False
         self.period += 1
         self.clock_h = self.period * self.scenario.period_hours
         return self.ledger.close_period()
 
-    def step_period(self, order_idx: np.ndarray, price_idx: np.ndarray, rng: np.random.Generator) -> float:
+    def step_period(
+        self,
+        order_idx: np.ndarray,
+        price_idx: np.ndarray,
+        rng: np.random.Generator,
+        featured: np.ndarray | None = None,
+    ) -> float:
         """One whole Inventory-v0 period with decisions as level indices.
 
         Args:
             order_idx: Order-quantity level per SKU, shape ``(n_skus,)``.
             price_idx: Price level per SKU, shape ``(n_skus,)``.
-            rng: Generator for the demand draw.
+            rng: Generator for the lead-time and demand draws.
+            featured: SKUs to feature this period (see :meth:`set_promotions`); ``None``: none.
 
         Returns:
             The period's profit (currency units).
 
         Raises:
-            ValueError: for a level out of range (nothing changes).
+            ValueError: for a level out of range or too many featured SKUs (nothing changes).
         """
         order_idx = self._check_levels("order level", order_idx, self.n_quantity_levels)
         price_idx = self._check_levels("price level", price_idx, self.n_price_levels)
+        mask = self._check_featured(featured)
         if self._scalar_path:
             return self._step_single(int(order_idx[0]), int(price_idx[0]), rng)
         self.start_period()
         self._set_price_idx(price_idx)
-        self._place(self.quantity_levels[self._rows, order_idx])
-        rates = self.rate_levels[self._rows, price_idx]
-        if self._season.size > 1:
-            rates = rates * self.season
-        # one SKU: the scalar draw is ~15x cheaper than numpy's array path
-        demand = rng.poisson(rates) if self.n_skus > 1 else np.array([rng.poisson(rates[0])])
-        self._sell(demand)
+        self.featured[...] = mask
+        self._place(self.quantity_levels[self._rows, order_idx], rng)
+        window = Window(self.period, self.clock_h, self.scenario.period_hours, True)
+        demand = self.demand.draw(self.demand.rates(price_idx, window, self.featured), rng, window)
+        self._sell(demand, rng, window)
         return self.end_period()
 
     # ------------------------------------------------------------------ decisions
@@ -259,14 +297,16 @@ class OperationsModel:
             idx[i] = matches[0]
         self._set_price_idx(idx)
 
-    def order_stock(self, quantities: np.ndarray | Mapping[str, int]) -> None:
+    def order_stock(self, quantities: np.ndarray | Mapping[str, int], rng: np.random.Generator | None = None) -> None:
         """Place replenishment orders: units per SKU as an array, or ``{sku_id: units}``.
 
         Paid now (unit cost, plus the fixed cost for each SKU with a non-zero quantity);
-        each lot arrives at the start of period ``period + lead_time``. Needs an open period.
+        each lot arrives at the start of period ``period + lead_time`` (its drawn lead time
+        for SKUs with a ``lead_time_pmf``, which need ``rng``). Needs an open period.
 
         Raises:
-            ValueError: for an unknown SKU or a negative or non-integer quantity.
+            ValueError: for an unknown SKU, a negative or non-integer quantity, or stochastic
+                lead times without ``rng``.
         """
         self._require_open()
         qty = np.zeros(self.n_skus, dtype=np.int64)
@@ -274,14 +314,28 @@ class OperationsModel:
             if isinstance(value, (bool, np.bool_)) or value != int(value) or value < 0:
                 raise ValueError(f"order quantity for SKU {self.scenario.skus[i].id!r} must be a whole number >= 0, got {value!r}")
             qty[i] = int(value)
-        self._place(qty)
+        self._place(qty, rng)
 
-    def sell(self, demand: np.ndarray) -> np.ndarray:
+    def set_promotions(self, featured: np.ndarray | None) -> None:
+        """Feature SKUs in the recommendation slots, from now until changed.
+
+        ``featured`` is a boolean mask (or 0/1) per SKU with at most ``promotion_slots``
+        set, or ``None`` for none. Featured SKUs' demand rises by the scenario's uplift (part
+        of it taken from their category); each costs the slot cost per period, charged when
+        the period closes.
+
+        Raises:
+            ValueError: for a wrong shape or more SKUs than slots (nothing changes).
+        """
+        self.featured[...] = self._check_featured(featured)
+
+    def sell(self, demand: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Instant fulfilment of per-SKU demand (units), at the prices in force.
 
-        Lost-sales mode: sales = min(demand, available), the rest lost. Backorder mode:
-        the backlog is served first, unmet demand joins the backlog (charged at the price
-        in force when it ships).
+        Lost-sales mode: sales = min(demand, available), the rest lost (a share moving to
+        substitutes first, where the scenario names them: that needs ``rng``). Backorder
+        mode: the backlog is served first, unmet demand joins the backlog (charged at the
+        price in force when it ships).
 
         Returns:
             Units sold per SKU.
@@ -290,7 +344,9 @@ class OperationsModel:
         demand = np.asarray(demand)
         if demand.shape != (self.n_skus,) or (demand < 0).any():
             raise ValueError(f"demand must be {self.n_skus} non-negative counts, got {demand!r}")
-        return self._sell(demand.astype(np.int64))
+        if self.substitution is not None and rng is None:
+            raise ValueError("sell() needs rng in a scenario with demand substitution")
+        return self._sell(demand.astype(np.int64), rng, None)
 
     # ------------------------------------------------------------------ order book
     def arrive_orders(self, hours: float, rng: np.random.Generator) -> list[Order]:
@@ -305,13 +361,15 @@ class OperationsModel:
         self._require_open()
         if not hours > 0:
             raise ValueError(f"hours must be > 0, got {hours!r}")
-        rates = self.rate_levels[self._rows, self.price_idx] * self.season * (hours / self.scenario.period_hours)
-        units = rng.poisson(rates)
-        groups = demand_model.group_into_orders(units, self.scenario.mean_lines_per_order, rng)
-        times = np.sort(self.clock_h + hours * rng.random(len(groups)))
+        window = Window(self.period, self.clock_h, hours, False)
+        units = self.demand.draw(self.demand.rates(self.price_idx, window, self.featured), rng, window)
+        if self.substitution is not None:  # units the available stock cannot serve may move to a substitute
+            out, moved_in = self.substitution.move(np.maximum(units - self.available, 0), rng)
+            units = units - out + moved_in
+        due = self.scenario.due_hours
         orders = [
-            self.book.add(float(t), float(t) + self.scenario.due_hours, skus, qty, self.price[skus].copy())
-            for t, (skus, qty) in zip(times, groups, strict=True)
+            self.book.add(t, t + due, skus, qty, self.price[skus].copy() if prices is None else prices)
+            for t, skus, qty, prices in self.demand.orders(units, rng, window)
         ]
         self.ledger.units[DEMAND] += units
         self.clock_h += hours
@@ -357,6 +415,8 @@ class OperationsModel:
         order = self.book.get(order_id, OrderState.PICKED)
         self.in_process[order.skus] -= order.quantities
         self.ledger.units[SALES][order.skus] += order.quantities
+        if order.placed_h >= self.period * self.scenario.period_hours:  # demand of this period, served in it
+            self.ledger.filled[order.skus] += order.quantities
         revenue = float(order.quantities @ order.prices)
         self.ledger.money[REVENUE] += revenue
         order.state = OrderState.SHIPPED
@@ -485,13 +545,17 @@ class OperationsModel:
         """The KPIs as ``{"period": {...}, "cumulative": {...}}``.
 
         The ledger's flows (this period's and the sums since reset) plus the current stocks ``on_hand``, ``on_order`` and ``price``
-        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry.
+        as fresh per-SKU arrays. The shape the Inventory-v0 and Fulfilment-v0 ``info`` carry. ``fill_rate`` is in
+        [0, 1]: for the period, the share of the demand that arrived in it served within it; cumulatively, all units
+        served over all demanded (see :mod:`warehouse_sim.operations.ledger`).
         """
         ledger = self.ledger
-        period = Ledger.as_dict(ledger.last_units, ledger.last_money)
+        period = Ledger.as_dict(ledger.last_units, ledger.last_money, filled=ledger.last_filled)
         cumulative = Ledger.as_dict(ledger.cum_units, ledger.cum_money)
         for flows in (period, cumulative):
             flows.update(on_hand=self.on_hand.copy(), on_order=self.on_order, price=self.price.copy())
+            if self.promotion_slots:
+                flows["featured"] = self.featured.copy()
         return {"period": period, "cumulative": cumulative}
 
     # ------------------------------------------------------------------ internals
@@ -521,29 +585,59 @@ class OperationsModel:
         self.price_idx[...] = idx
         self.price[...] = self.price_levels[self._rows, idx]
 
-    def _place(self, qty: np.ndarray) -> None:
-        self.pipeline[self._rows, self._lot_slot] += qty
+    def _check_featured(self, featured: np.ndarray | None) -> np.ndarray:
+        if featured is None:
+            return self._nothing_featured
+        mask = np.asarray(featured)
+        if mask.shape != (self.n_skus,) or mask.dtype.kind not in "biu" or not np.isin(mask, (0, 1)).all():
+            raise ValueError(f"featured must be {self.n_skus} booleans (or 0/1), got {featured!r}")
+        count = int(mask.sum())
+        if count > self.promotion_slots:
+            raise ValueError(f"{count} SKUs featured but the scenario has {self.promotion_slots} promotion slots")
+        return mask.astype(bool)
+
+    def _place(self, qty: np.ndarray, rng: np.random.Generator | None) -> None:
+        slots = self._lot_slot
+        if self._stochastic.size:
+            if rng is None:
+                raise ValueError("ordering SKUs with stochastic lead times (lead_time_pmf) needs rng")
+            draws = rng.random(self._stochastic.size)
+            slots = slots.copy()
+            slots[self._stochastic] = (draws[:, None] >= self._lead_cdf).sum(axis=1)
+            self.last_lead_time[...] = slots + 1
+        self.pipeline[self._rows, slots] += qty
         units, money = self.ledger.units, self.ledger.money
         units[ORDERED] += qty
         money[PURCHASE_COST] += float(self.unit_cost @ qty)
         money[ORDER_COST] += self.scenario.fixed_order_cost * int(np.count_nonzero(qty))
 
-    def _sell(self, demand: np.ndarray) -> np.ndarray:
+    def _sell(self, demand: np.ndarray, rng: np.random.Generator | None, window: Window | None) -> np.ndarray:
         available = self.on_hand - self.reserved
         units, money = self.ledger.units, self.ledger.money
         if self._lost_sales:
             sales = np.minimum(demand, available)
+            if self.substitution is not None:
+                assert rng is not None
+                out, moved_in = self.substitution.move(demand - sales, rng)
+                demand = demand - out + moved_in
+                sales = sales + np.minimum(moved_in, available - sales)
             lost = demand - sales
             units[LOST] += lost
             money[PENALTY] += float(self.penalty @ lost)
+            self.ledger.filled += sales
         else:
             wanted = self.backlog + demand
             sales = np.minimum(wanted, available)
+            self.ledger.filled += np.maximum(sales - self.backlog, 0)  # the backlog is served first
             self.backlog[...] = wanted - sales
         self.on_hand -= sales
         units[DEMAND] += demand
         units[SALES] += sales
-        money[REVENUE] += float(self.price @ sales)
+        recorded = self.demand.unit_prices(window) if window is not None and self._lost_sales else None
+        if recorded is None:
+            money[REVENUE] += float(self.price @ sales)
+        else:  # a replay with prices: the units served first, at their recorded prices
+            money[REVENUE] += float(sum(prices[:sold].sum() for prices, sold in zip(recorded, sales.tolist(), strict=True)))
         return sales
 
     def _step_single(self, q_idx: int, p_idx: int, rng: np.random.Generator) -> float:
@@ -579,9 +673,11 @@ class OperationsModel:
             sales = min(demand, available)
             lost = demand - sales
             penalty = float(self.penalty[0]) * lost
+            filled = sales
         else:
             wanted = backlog + demand
             sales = min(wanted, available)
+            filled = max(sales - backlog, 0)  # the backlog is served first
             backlog = wanted - sales
             lost = 0
         on_hand -= sales
@@ -590,6 +686,7 @@ class OperationsModel:
         self.on_hand[0], self.dock[0], self.backlog[0] = on_hand, dock, backlog
         self.price_idx[0], self.price[0] = p_idx, price
         self.ledger.units[:, 0] += (demand, sales, lost, qty, arrived, arrived - accepted)
+        self.ledger.filled[0] += filled
         self.ledger.money += (
             price * sales,
             float(self.unit_cost[0]) * qty,

@@ -19,6 +19,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from warehouse_sim._format import plain
+
 
 class PolicySpaceError(ValueError):
     """A policy was built for other observation or action spaces than the env's."""
@@ -53,20 +55,38 @@ def check_spaces(policy: Policy, env: gym.Env[Any, Any]) -> None:
         ("observation", policy.observation_space, env.observation_space),
         ("action", policy.action_space, env.action_space),
     ):
-        if expected is not None and not _same_space(expected, actual):
+        if expected is not None and not same_space(expected, actual):
             raise PolicySpaceError(
                 f"policy {kind} space {describe_space(expected)} does not match the env's {describe_space(actual)}"
             )
 
 
 def describe_space(space: gym.Space[Any]) -> str:
-    """A one-line description of ``space`` (Box bounds summarised as their min and max)."""
+    """A one-line, readable description of ``space``: kind, shape, dtype and a summary of its bounds.
+
+    Examples: ``Box(24,) float32 in [-1, 10] (bounds vary by dimension)``, ``Discrete(7)``,
+    ``MultiDiscrete(16) with 3 to 4 choices each``.
+    """
     if isinstance(space, gym.spaces.Box):
-        return f"Box(shape={space.shape}, low={space.low.min():g}..{space.low.max():g}, high={space.high.min():g}..{space.high.max():g}, {space.dtype})"
+        low, high = space.low, space.high
+        same = bool((low == low.flat[0]).all() and (high == high.flat[0]).all())
+        vary = "" if same else " (bounds vary by dimension)"
+        return f"Box{space.shape} {space.dtype} in [{plain(float(low.min()))}, {plain(float(high.max()))}]{vary}"
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({int(space.n)})" + (f" from {int(space.start)}" if int(space.start) else "")
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        nvec = space.nvec.ravel()
+        if nvec.size <= 6:
+            return f"MultiDiscrete({nvec.tolist()})"
+        lo, hi = int(nvec.min()), int(nvec.max())
+        return f"MultiDiscrete({nvec.size}) with {lo if lo == hi else f'{lo} to {hi}'} choices each"
+    if isinstance(space, gym.spaces.Dict):
+        return "Dict(" + ", ".join(f"{k}: {describe_space(v)}" for k, v in space.spaces.items()) + ")"
     return " ".join(str(space).split())
 
 
-def _same_space(a: gym.Space[Any], b: gym.Space[Any]) -> bool:
+def same_space(a: gym.Space[Any], b: gym.Space[Any]) -> bool:
+    """Whether two spaces are the same: type, shape, bounds (within float tolerance) and sizes."""
     if type(a) is not type(b):
         return False
     if isinstance(a, gym.spaces.Box) and isinstance(b, gym.spaces.Box):
@@ -76,5 +96,5 @@ def _same_space(a: gym.Space[Any], b: gym.Space[Any]) -> bool:
     if isinstance(a, gym.spaces.MultiDiscrete) and isinstance(b, gym.spaces.MultiDiscrete):
         return np.array_equal(a.nvec, b.nvec)
     if isinstance(a, gym.spaces.Dict) and isinstance(b, gym.spaces.Dict):
-        return a.spaces.keys() == b.spaces.keys() and all(_same_space(a[k], b[k]) for k in a.spaces)
+        return a.spaces.keys() == b.spaces.keys() and all(same_space(a[k], b[k]) for k in a.spaces)
     return a == b

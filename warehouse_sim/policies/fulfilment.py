@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from warehouse_sim.operations.baselines import heuristic_reorder
+from warehouse_sim.operations.baselines import feature_by_margin_and_cover, heuristic_reorder
 from warehouse_sim.policies.base import Policy
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES
 
@@ -24,6 +24,9 @@ class FulfilmentHeuristic(Policy):
       is at or below ``s``, the smallest order level that reaches ``S`` is ordered (the
       largest if none does).
     * **Dispatch**: nearest robot.
+    * **Promotion slots** (scenarios that have them): the highest-margin SKUs whose stock
+      covers an epoch of promoted demand
+      (:func:`warehouse_sim.operations.baselines.feature_by_margin_and_cover`).
 
     The textbook rule is stationary: it restocks for a future beyond the shift, so stock
     bought late is left over at its end. With ``horizon=True`` (baseline ``horizon``),
@@ -60,7 +63,10 @@ class FulfilmentHeuristic(Policy):
         order = np.where(position <= self.s, _level_covering(m, self.order_up_to - position), 0)
         if self.horizon:
             order = np.minimum(order, self._horizon_cap(position))
-        return np.concatenate([self.class_levels, order, [DISPATCH_RULES.index("nearest")]]).astype(np.int64)
+        slots = np.zeros(m.promotion_slots, dtype=np.int64)
+        chosen = np.flatnonzero(feature_by_margin_and_cover(m)) + 1
+        slots[: chosen.size] = chosen
+        return np.concatenate([self.class_levels, order, [DISPATCH_RULES.index("nearest")], slots]).astype(np.int64)
 
     def _horizon_cap(self, position: np.ndarray) -> np.ndarray:
         """Largest sensible order level per SKU given the epochs left in the shift."""

@@ -55,6 +55,16 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Inventory-v0",),
         "best order-up-to level at the best fixed price",
     ),
+    "capped-base-stock": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_capped_base_stock_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "best capped base-stock (order up to S, at most r per period; Xin 2021) at the best fixed price",
+    ),
+    "constant-order": BaselineSpec(
+        "warehouse_sim.policies.inventory:make_constant_order_policy",
+        ("warehouse_sim/Inventory-v0",),
+        "best constant order quantity at the best fixed price",
+    ),
     "myopic-price": BaselineSpec(
         "warehouse_sim.policies.inventory:make_myopic_price_policy",
         ("warehouse_sim/Inventory-v0",),

@@ -77,6 +77,78 @@ def resolve_model_path(path: str | Path) -> Path:
     return path / "model.zip" if path.is_dir() else path
 
 
+def load_normalizer(path: str | Path, observation_space: Any) -> Any:
+    """Load ``VecNormalize`` statistics saved by SB3 and check they fit ``observation_space``.
+
+    Unpickling a damaged file can raise almost anything (``ModuleNotFoundError``,
+    ``MemoryError``, ``OverflowError``, ...): every failure is one
+    :class:`~warehouse_sim.onnx_runtime.PolicyLoadError`. The file must be trusted
+    (pickle runs code): only load statistics you or your training runs wrote.
+
+    Args:
+        path: ``vecnormalize.pkl``.
+        observation_space: The model's observation space (the statistics' shape).
+
+    Returns:
+        The ``VecNormalize`` (no venv attached), training mode off.
+
+    Raises:
+        PolicyLoadError: for a corrupt file, another kind of object, or statistics of
+            another shape or with non-finite values.
+    """
+    import pickle
+
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            normalizer = pickle.load(f)  # noqa: S301 - SB3's own format for VecNormalize
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle raises anything
+        raise PolicyLoadError(f"corrupt normalisation statistics {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(normalizer, VecNormalize):
+        raise PolicyLoadError(f"{path} holds a {type(normalizer).__name__}, not VecNormalize statistics")
+    problem = _normalizer_problem(vars(normalizer), getattr(observation_space, "shape", None))
+    if problem is not None:
+        raise PolicyLoadError(f"corrupt normalisation statistics {path}: {problem}")
+    normalizer.training = False
+    return normalizer
+
+
+#: Attributes ``VecNormalize.normalize_obs`` reads (a missing one sends its ``__getattr__`` into a recursion).
+_NORMALIZER_FIELDS = ("norm_obs", "obs_rms", "clip_obs", "epsilon", "training")
+
+
+def _normalizer_problem(state: dict[str, Any], shape: tuple[int, ...] | None) -> str | None:
+    """What is wrong with an unpickled ``VecNormalize``'s attributes, or ``None``."""
+    missing = [name for name in _NORMALIZER_FIELDS if name not in state]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if not isinstance(state["norm_obs"], bool):
+        return f"norm_obs is {state['norm_obs']!r}"
+    clip, epsilon = state["clip_obs"], state["epsilon"]
+    if not (isinstance(clip, (int, float)) and np.isfinite(clip) and clip > 0):
+        return f"clip_obs is {clip!r}"
+    if not (isinstance(epsilon, (int, float)) and np.isfinite(epsilon) and epsilon >= 0):
+        return f"epsilon is {epsilon!r}"
+    if not state["norm_obs"]:
+        return None
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+    if not isinstance(state["obs_rms"], RunningMeanStd):
+        return f"obs_rms is a {type(state['obs_rms']).__name__}"
+    try:
+        mean = np.asarray(state["obs_rms"].mean, dtype=np.float64)
+        var = np.asarray(state["obs_rms"].var, dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - a damaged object may fail in any way
+        return f"{type(exc).__name__}: {exc}"
+    if mean.shape != shape or var.shape != shape:
+        return f"statistics of shape {mean.shape}, the model takes observations of shape {shape}"
+    if not (np.isfinite(mean).all() and np.isfinite(var).all() and (var >= 0).all()):
+        return "non-finite or negative statistics"
+    return None
+
+
 def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[Any, Any | None]:
     """Load an SB3 model and the ``VecNormalize`` saved next to it (or ``None``).
 
@@ -91,26 +163,21 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
     Raises:
         FileNotFoundError: if the model does not exist.
         PolicyLoadError: if it (or its statistics file) is corrupt.
+        warehouse_sim._optional.MissingExtraError: without the ``train`` extra.
     """
-    import pickle
+    from warehouse_sim._optional import require_extra
 
+    require_extra("train", "stable_baselines3", "torch", *(("sb3_contrib",) if algo == "qrdqn" else ()))
     path = resolve_model_path(model_path)
     algo = algo or detect_algo(path)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=NSTEP_LOAD_WARNING)
             model = algo_class(algo).load(path, device="cpu")
-    except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise PolicyLoadError(f"cannot load {algo} model {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged zip or pickle raises anything
+        raise PolicyLoadError(f"cannot load {algo} model {path}: {type(exc).__name__}: {exc}") from None
     stats = path.parent / VECNORMALIZE_FILE
-    normalizer = None
-    if stats.is_file():
-        try:
-            with stats.open("rb") as f:
-                normalizer = pickle.load(f)  # noqa: S301 - SB3's own format for VecNormalize
-        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
-            raise PolicyLoadError(f"corrupt normalisation statistics {stats}: {exc}") from None
-        normalizer.training = False
+    normalizer = load_normalizer(stats, model.observation_space) if stats.is_file() else None
     return model, normalizer
 
 

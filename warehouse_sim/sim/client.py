@@ -137,7 +137,8 @@ class PhysicsClient:
         if self._bc is None:
             return
         try:
-            self._bc.disconnect()
+            with quiet_native_output():  # the GUI's threads report their shutdown on stdout
+                self._bc.disconnect()
         finally:
             self._bc = None
             if self._gui:

@@ -28,6 +28,8 @@ AGENT_RGB = (200, 30, 30)
 OTHER_RGB = (40, 40, 40)
 GOAL_RGB = (150, 30, 200)
 ROUTE_RGB = (30, 150, 150)
+#: Robots coloured by their current job (Fulfilment-v0 frames).
+JOB_RGB: dict[str, tuple[int, int, int]] = {"pick": (35, 105, 235), "putaway": (25, 160, 60), "idle": (120, 120, 120)}
 
 
 class TopDownRenderer:
@@ -80,14 +82,16 @@ class TopDownRenderer:
 
     def render(
         self, poses: np.ndarray, *, goal: tuple[float, float] | None = None,
-        waypoint: tuple[float, float] | None = None,
+        waypoint: tuple[float, float] | None = None, colors: np.ndarray | None = None,
     ) -> np.ndarray:
         """Draw one frame.
 
         Args:
-            poses: ``(n, >=3)`` robot ``x, y, yaw`` (metres, radians); robot 0 is drawn as the agent.
+            poses: ``(n, >=3)`` robot ``x, y, yaw`` (metres, radians); robot 0 is drawn as
+                the agent unless ``colors`` are given.
             goal: Goal point in metres, drawn as a ring.
             waypoint: Route hint point in metres, drawn as a dot.
+            colors: ``(n, 3)`` RGB per robot (e.g. by job), instead of agent red / others dark.
 
         Returns:
             ``(height, width, 3)`` uint8 RGB image (a new array).
@@ -101,7 +105,8 @@ class TopDownRenderer:
         r_m = self._radius_px / self.scale
         for i in range(poses.shape[0] - 1, -1, -1):
             x, y, yaw = float(poses[i, 0]), float(poses[i, 1]), float(poses[i, 2])
-            self._stamp(img, self._disc, x, y, AGENT_RGB if i == 0 else OTHER_RGB)
+            rgb = tuple(int(c) for c in colors[i]) if colors is not None else (AGENT_RGB if i == 0 else OTHER_RGB)
+            self._stamp(img, self._disc, x, y, rgb)  # type: ignore[arg-type]
             for t in np.linspace(0.0, r_m, self._radius_px + 1):  # heading tick
                 pr, pc = self.to_pixel(x + t * math.cos(yaw), y + t * math.sin(yaw))
                 if 0 <= pr < self.height and 0 <= pc < self.width:

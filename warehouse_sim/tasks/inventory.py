@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from warehouse_sim._checks import check_int, check_real
-from warehouse_sim.operations.catalogue import Scenario
+from warehouse_sim.operations.catalogue import REWARD_SCALE_RANGE, Scenario
 from warehouse_sim.operations.model import OperationsModel
 from warehouse_sim.tasks.base import StepOutcome, Task
 
@@ -35,6 +35,7 @@ class InventoryTask(Task):
     1 .. max_lead         pipeline: units arriving in 1, 2, ... periods / max order level
     1 + max_lead          price in force / highest price level
     2 + max_lead          backlog / stock_scale_i (backorder scenarios only)
+    last                  1 if featured in a promotion slot, else 0 (scenarios with slots only)
     ====================  ===============================================================
 
     ``stock_scale_i`` is the SKU's capacity, else the shared capacity, else ten times its
@@ -44,8 +45,12 @@ class InventoryTask(Task):
 
     - ``"box"``: floats in [-1, 1], two per SKU (order level, price level); the interval
       is cut into equal bins, one per level.
-    - ``"discrete"`` (single SKU only): ``order_level * n_prices + price_level``.
+    - ``"discrete"`` (single SKU without promotion slots only): ``order_level * n_prices + price_level``.
     - ``"multidiscrete"``: integers ``[order_level_0, price_level_0, order_level_1, ...]``.
+
+    With ``k = promotion_slots > 0`` every mode but ``"discrete"`` ends with ``k`` slot
+    entries, each 0 (empty) or ``1 + i`` (feature SKU i); Box slots are cut into
+    ``n_skus + 1`` bins the same way. A SKU named in two slots is featured (and charged) once.
 
     Args:
         scenario: The scenario.
@@ -61,10 +66,10 @@ class InventoryTask(Task):
     ) -> None:
         if mode not in ("box", "discrete", "multidiscrete"):
             raise ValueError(f"mode must be 'box', 'discrete' or 'multidiscrete', got {mode!r}")
-        if mode == "discrete" and scenario.n_skus != 1:
-            raise ValueError("a single Discrete action needs a single-SKU scenario; use MultiDiscrete")
+        if mode == "discrete" and (scenario.n_skus != 1 or scenario.promotion_slots):
+            raise ValueError("a single Discrete action needs a single-SKU scenario without promotion slots; use MultiDiscrete")
         scale = scenario.reward_scale if reward_scale is None else reward_scale
-        check_real("reward_scale", scale, strict=True)
+        check_real("reward_scale", scale, low=REWARD_SCALE_RANGE[0], high=REWARD_SCALE_RANGE[1])
         self.scenario = scenario
         self.mode = mode
         self.reward_scale = float(scale)
@@ -74,10 +79,13 @@ class InventoryTask(Task):
         n = m.n_skus
         self.max_lead = int(m.lead_time.max())
         self.backorder = scenario.mode == "backorder"
-        block = 2 + self.max_lead + int(self.backorder)
+        self.slots = scenario.promotion_slots
+        block = 2 + self.max_lead + int(self.backorder) + int(self.slots > 0)
         self.observation_size = n * block
-        #: Action sizes: ``(n_quantity_levels_0, n_price_levels_0, ...)``.
-        self.nvec = np.stack([m.n_quantity_levels, m.n_price_levels], axis=1).reshape(-1)
+        #: Action sizes: ``(n_quantity_levels_0, n_price_levels_0, ..., [n_skus + 1] * slots)``.
+        self.nvec = np.concatenate(
+            [np.stack([m.n_quantity_levels, m.n_price_levels], axis=1).reshape(-1), np.full(self.slots, n + 1)]
+        ).astype(np.int64)
         n_levels = self.nvec.astype(np.float64)
         self._levels = n_levels
         capacity = np.array([s.capacity or 0 for s in scenario.skus], dtype=np.float64)
@@ -93,30 +101,48 @@ class InventoryTask(Task):
         high = np.full((n, block), 1.0)
         high[:, 0] = np.where((capacity > 0) | (fallback > 0), 1.0, np.inf)
         if self.backorder:
-            high[:, -1] = np.inf
+            high[:, 2 + self.max_lead] = np.inf
         #: Upper bounds of the observation (lower bounds are 0).
         self.observation_high = high.reshape(-1).astype(np.float32)
         self._obs = np.zeros((n, block))
         self._rng: np.random.Generator | None = None  # the episode's, from reset()
-        self._levels_chosen = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+        self._chosen: tuple[np.ndarray, np.ndarray, np.ndarray | None] = (
+            np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), None
+        )
 
     # ------------------------------------------------------------------ actions
-    def decode(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Turn a validated action into (order level, price level) per SKU, each ``(n_skus,)`` int64."""
+    def decode(self, action: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Turn a validated action into (order level, price level) per SKU, each ``(n_skus,)`` int64, and the featured SKUs.
+
+        The third item is a boolean mask ``(n_skus,)`` with promotion slots, else ``None``.
+        """
         if self.mode == "discrete":
             n_prices = int(self.nvec[1])
-            return np.array([action // n_prices]), np.array([action % n_prices])
+            return np.array([action // n_prices]), np.array([action % n_prices]), None
         a = np.asarray(action)
         if self.mode == "box":
             bins = np.floor((a + 1.0) * 0.5 * self._levels)
             levels = np.minimum(bins, self._levels - 1).astype(np.int64)
         else:
             levels = a.astype(np.int64)
-        return levels[0::2], levels[1::2]
+        if not self.slots:
+            return levels[0::2], levels[1::2], None
+        n = self.model.n_skus
+        featured = np.zeros(n, dtype=bool)
+        picks = levels[2 * n :]
+        featured[picks[picks > 0] - 1] = True
+        return levels[: 2 * n : 2], levels[1 : 2 * n : 2], featured
 
-    def encode(self, order_idx: np.ndarray, price_idx: np.ndarray) -> Any:
-        """Inverse of :meth:`decode`: the action that selects these levels (bin centres for Box)."""
+    def encode(self, order_idx: np.ndarray, price_idx: np.ndarray, featured: np.ndarray | None = None) -> Any:
+        """Inverse of :meth:`decode`: the action that selects these levels and featured SKUs (bin centres for Box)."""
         levels = np.stack([order_idx, price_idx], axis=1).reshape(-1)
+        if self.slots:
+            picks = np.zeros(self.slots, dtype=np.int64)
+            chosen = np.flatnonzero(featured) + 1 if featured is not None else np.zeros(0, dtype=np.int64)
+            if chosen.size > self.slots:
+                raise ValueError(f"{chosen.size} SKUs featured but the scenario has {self.slots} promotion slots")
+            picks[: chosen.size] = chosen
+            levels = np.concatenate([levels, picks])
         if self.mode == "discrete":
             return int(levels[0] * self.nvec[1] + levels[1])
         if self.mode == "multidiscrete":
@@ -130,15 +156,15 @@ class InventoryTask(Task):
         self._rng = rng
 
     def apply(self, action: Any) -> None:
-        """Choose the next period's order and price levels."""
-        self._levels_chosen = self.decode(action)
+        """Choose the next period's order and price levels (and featured SKUs)."""
+        self._chosen = self.decode(action)
 
     def advance(self) -> StepOutcome:
         """One period; reward = profit / reward_scale; truncated after ``horizon`` periods."""
         if self._rng is None:
             raise RuntimeError("call reset() before advance()")
-        order_idx, price_idx = self._levels_chosen
-        reward = self.model.step_period(order_idx, price_idx, self._rng) / self.reward_scale
+        order_idx, price_idx, featured = self._chosen
+        reward = self.model.step_period(order_idx, price_idx, self._rng, featured) / self.reward_scale
         return StepOutcome(reward, truncated=self.model.period >= self.horizon)
 
     def observation(self) -> np.ndarray:
@@ -148,7 +174,9 @@ class InventoryTask(Task):
         obs[:, 1 : 1 + self.max_lead] = m.pipeline / self.pipeline_scale
         obs[:, 1 + self.max_lead] = m.price / self._price_scale
         if self.backorder:
-            obs[:, -1] = m.backlog / self.stock_scale
+            obs[:, 2 + self.max_lead] = m.backlog / self.stock_scale
+        if self.slots:
+            obs[:, -1] = m.featured
         return obs.reshape(-1).astype(np.float32)
 
     def info(self) -> dict[str, Any]:

@@ -1,206 +1,225 @@
-"""Training callbacks: atomic checkpoints and periodic evaluation with the env's KPIs.
+"""Stable-Baselines3 callbacks of a run: atomic checkpoints, periodic KPI evaluations, progress.
 
-Both subclass Stable-Baselines3's ``BaseCallback``; SB3 is imported when
-:func:`make_callbacks` is called, never at module import.
+Module-level subclasses of SB3's ``BaseCallback`` (its template methods: the public
+``on_step`` calls the protected ``_on_step``, and so on). This is the training layer's
+one module that imports SB3 at module level; :mod:`warehouse_sim.training.runner`
+imports it inside the functions that train, so ``import warehouse_sim.training`` stays
+free of SB3 and torch.
+
+Periodic work is due at the first step at or past each multiple of its period, counted
+from the model's restored timesteps (``_init_callback``): a run resumed from a checkpoint
+at ``C`` saves and evaluates at exactly the timesteps an uninterrupted run does after
+``C``, and never twice at the same one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from stable_baselines3.common.callbacks import BaseCallback
 
 from warehouse_sim.evaluation import run_episodes, summarize_episodes
-from warehouse_sim.policies.sb3_policy import VECNORMALIZE_FILE, SB3Policy
-
-#: Checkpoint folder names are the zero-padded timestep count, e.g. ``000000020480``.
-CHECKPOINT_DIGITS = 12
-MODEL_FILE = "model.zip"
-REPLAY_BUFFER_FILE = "replay_buffer.pkl"
-STATE_FILE = "state.json"
-#: With ``keep_best``: the best periodically evaluated model, ``best/<timesteps>/``.
-BEST_DIR = "best"
-
-
-def save_checkpoint(
-    model: Any,
-    root: Path,
-    *,
-    wall_time_s: float,
-    keep: int = 2,
-    extra_state: Mapping[str, Any] | None = None,
-    replay_buffer: bool = True,
-) -> Path:
-    """Write a complete checkpoint of ``model`` under ``root`` and return its folder.
-
-    Everything (model, the replay buffer of an off-policy algorithm if ``replay_buffer``,
-    ``VecNormalize`` statistics, ``state.json`` with ``extra_state`` merged in) is
-    written into a temporary folder that is then renamed to ``root/<timesteps>``: a
-    ``kill -9`` at any moment leaves either the new complete checkpoint or none, and the
-    previous ones intact. Only the newest ``keep`` are kept.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    steps = int(model.num_timesteps)
-    final = root / f"{steps:0{CHECKPOINT_DIGITS}d}"
-    if final.exists():
-        return final
-    tmp = root / f".tmp-{steps}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    model.save(tmp / MODEL_FILE)
-    if replay_buffer and getattr(model, "replay_buffer", None) is not None:
-        model.save_replay_buffer(tmp / REPLAY_BUFFER_FILE)
-    normalizer = model.get_vec_normalize_env()
-    if normalizer is not None:
-        normalizer.save(tmp / VECNORMALIZE_FILE)
-    state = {"timesteps": steps, "wall_time_s": wall_time_s, **(extra_state or {})}
-    (tmp / STATE_FILE).write_text(json.dumps(state) + "\n")
-    os.replace(tmp, final)
-    for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+from warehouse_sim.policies.sb3_policy import SB3Policy
+from warehouse_sim.training.checkpoints import (
+    BEST_DIR,
+    CHECKPOINTS_DIR,
+    best_checkpoint,
+    prune_best,
+    read_state,
+    save_checkpoint,
+)
+from warehouse_sim.training.control import ProgressFn, StopRequest, TrainProgress
+from warehouse_sim.training.run_folder import EVALUATIONS_FILE, monitor_sizes
 
 
-def list_checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoint folders under ``root``, oldest first."""
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and p.name.isdigit() and (p / STATE_FILE).is_file()]
-    return sorted(found, key=lambda p: int(p.name))
-
-
-def best_checkpoint(run_dir: Path) -> Path | None:
-    """The ``keep_best`` model of a run folder (its ``state.json`` has ``return``), or ``None``."""
-    found = list_checkpoints(run_dir / BEST_DIR)
-    return found[-1] if found else None
-
-
-def make_callbacks(
-    *,
-    run_dir: Path,
-    checkpoint_freq: int,
-    eval_env: gym.Env[Any, Any] | None,
-    eval_freq: int,
-    n_eval_episodes: int,
-    on_policy: bool,
-    eval_seed: int = 0,
-    evaluate_at_start: bool = False,
-    keep_best: bool = False,
-    wall_time_offset_s: float = 0.0,
-) -> list[Any]:
-    """Build the checkpoint and evaluation callbacks of a run (imports SB3).
+class WallClock:
+    """Training wall time over all sessions of a run.
 
     Args:
-        run_dir: The run folder (checkpoints go to ``checkpoints/``, periodic evaluations
-            are appended to ``evaluations.jsonl``).
-        checkpoint_freq: Timesteps between checkpoints (0: none).
-        eval_env: A separate, unwrapped-by-VecEnv env for evaluation (``None``: none).
-        eval_freq: Timesteps between evaluations.
-        n_eval_episodes: Episodes per evaluation, from seeds ``eval_seed``, ``eval_seed + 1``, ...
-        on_policy: Checkpoint at rollout ends (PPO) rather than at any step (DQN), so a
-            resumed run reaches exactly the timesteps of an uninterrupted one.
-        eval_seed: Seed of the first evaluation episode.
-        evaluate_at_start: Also evaluate before the first step (a warm-started policy).
-        keep_best: Save each evaluated model that beats the best mean return so far to
-            ``best/<timesteps>/`` (see :func:`best_checkpoint`).
-        wall_time_offset_s: Training wall time already spent before this session.
+        offset_s: Seconds spent in earlier sessions.
     """
-    from stable_baselines3.common.callbacks import BaseCallback
 
-    class _Clock:
-        start = time.perf_counter() - wall_time_offset_s
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self._start = time.perf_counter() - offset_s
 
-        @classmethod
-        def elapsed(cls) -> float:
-            return time.perf_counter() - cls.start
+    def elapsed(self) -> float:
+        """Seconds since the run started learning, earlier sessions included."""
+        return time.perf_counter() - self._start
 
-    class AtomicCheckpointCallback(BaseCallback):
-        """Save a checkpoint every ``checkpoint_freq`` timesteps (see :func:`save_checkpoint`)."""
 
-        def __init__(self) -> None:
-            super().__init__()
-            self._last = 0
+class _Periodic:
+    """Due once per multiple of ``every`` timesteps crossed (never with ``every == 0``)."""
 
-        def _init_callback(self) -> None:
-            self._last = self.num_timesteps
+    def __init__(self, every: int) -> None:
+        self.every, self._mark = every, 0
 
-        def _due(self) -> bool:
-            return self.num_timesteps - self._last >= checkpoint_freq
+    def start(self, timesteps: int) -> None:
+        """Count the multiples already passed at ``timesteps`` as done."""
+        self._mark = timesteps // self.every if self.every else 0
 
-        def _save(self) -> None:
-            save_checkpoint(self.model, run_dir / "checkpoints", wall_time_s=_Clock.elapsed())
-            self._last = self.num_timesteps
+    def due(self, timesteps: int) -> bool:
+        """Whether ``timesteps`` passed a new multiple (and mark it done)."""
+        if not self.every or timesteps // self.every <= self._mark:
+            return False
+        self._mark = timesteps // self.every
+        return True
 
-        def _on_step(self) -> bool:
-            if not on_policy and self._due():
-                self._save()
+
+class CheckpointCallback(BaseCallback):
+    """Save a checkpoint every ``every`` timesteps, and when a stop was requested.
+
+    Periodic checkpoints are taken at the start of a rollout: the model has then
+    learnt from every step it counts (PPO's update, DQN's gradient steps), so a resume
+    from it repeats exactly the rollouts an uninterrupted run takes next. On a stop
+    request PPO saves at the current step and stops (a resume may then end up to one
+    rollout past the total); DQN/QR-DQN finish the current short rollout and save at
+    the next rollout start, keeping the total exact.
+
+    Args:
+        run_dir: The run folder (checkpoints go to ``checkpoints/``).
+        every: Timesteps between checkpoints (0: only on a stop request).
+        on_policy: PPO (stops at once) rather than DQN/QR-DQN.
+        clock: The run's wall clock (recorded in ``state.json``).
+        stop: Set by a SIGINT/SIGTERM handler.
+    """
+
+    def __init__(self, run_dir: Path, *, every: int, on_policy: bool, clock: WallClock, stop: StopRequest) -> None:
+        super().__init__()
+        self.run_dir, self.on_policy, self.clock, self.stop = run_dir, on_policy, clock, stop
+        self._period = _Periodic(every)
+
+    def _init_callback(self) -> None:
+        self._period.start(int(self.model.num_timesteps))
+
+    def _save(self) -> Path:
+        path = save_checkpoint(
+            self.model, self.run_dir / CHECKPOINTS_DIR, wall_time_s=self.clock.elapsed(),
+            extra_state={"monitor_bytes": monitor_sizes(self.run_dir)},
+        )
+        prune_best(self.run_dir)
+        return path
+
+    def _on_rollout_start(self) -> None:
+        steps = int(self.model.num_timesteps)
+        if self.stop.requested and not self.on_policy and self.stop.checkpoint is None:
+            self._period.due(steps)
+            self.stop.checkpoint = self._save()
+        elif self._period.due(steps):
+            self._save()
+
+    def _on_step(self) -> bool:
+        if not self.stop.requested:
             return True
+        if self.on_policy and self.stop.checkpoint is None:
+            self.stop.checkpoint = self._save()
+        return self.stop.checkpoint is None  # off-policy: go on to the next rollout start
 
-        def _on_rollout_end(self) -> None:
-            if on_policy and self._due():
-                self._save()
 
-    class KpiEvalCallback(BaseCallback):
-        """Evaluate the deterministic policy every ``eval_freq`` timesteps and log its KPIs.
+class KpiEvalCallback(BaseCallback):
+    """Evaluate the deterministic policy every ``every`` timesteps and log its KPIs.
 
-        Logs ``eval/mean_return``, ``eval/mean_length`` and ``eval/<kpi>`` (the mean of
-        each numeric KPI of the final ``info``; ``is_success`` as ``eval/success_rate``)
-        to TensorBoard, and appends the same to ``evaluations.jsonl``.
-        """
+    Logs ``eval/mean_return``, ``eval/mean_length`` and ``eval/<kpi>`` (the mean of
+    each numeric KPI of the final ``info``; ``is_success`` as ``eval/success_rate``)
+    to TensorBoard, and appends the same to ``evaluations.jsonl``. With ``keep_best``,
+    each evaluated model that beats the best mean return so far is saved to
+    ``best/<timesteps>/``.
 
-        def __init__(self) -> None:
-            super().__init__()
-            self._last = 0
+    Args:
+        run_dir: The run folder.
+        eval_env: A separate env (not in the training ``VecEnv``).
+        every: Timesteps between evaluations.
+        episodes: Episodes per evaluation, from seeds ``seed``, ``seed + 1``, ...
+        seed: Seed of the first evaluation episode.
+        evaluate_at_start: Also evaluate before the first step (a warm-started policy).
+        keep_best: Keep the best evaluated model (see :func:`~warehouse_sim.training.checkpoints.best_checkpoint`).
+        clock: The run's wall clock.
+        stop: No evaluation starts once a stop was requested.
+        on_evaluation: Called with each evaluation's ``evaluations.jsonl`` entry, after
+            it is written (e.g. to report it to Ray Tune).
+    """
 
-        def _init_callback(self) -> None:
-            self._last = self.num_timesteps
-            best = best_checkpoint(run_dir)
-            self._best = float("-inf") if best is None else float(json.loads((best / STATE_FILE).read_text())["return"])
+    def __init__(
+        self, run_dir: Path, eval_env: gym.Env[Any, Any], *, every: int, episodes: int, seed: int,
+        evaluate_at_start: bool, keep_best: bool, clock: WallClock, stop: StopRequest,
+        on_evaluation: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.run_dir, self.eval_env, self.episodes, self.seed = run_dir, eval_env, episodes, seed
+        self.evaluate_at_start, self.keep_best, self.clock, self.stop = evaluate_at_start, keep_best, clock, stop
+        self.on_evaluation = on_evaluation
+        self._period = _Periodic(every)
+        self._best = float("-inf")
 
-        def _on_training_start(self) -> None:
-            if evaluate_at_start and self.num_timesteps == 0:
-                self._evaluate()
+    def _init_callback(self) -> None:
+        self._period.start(int(self.model.num_timesteps))
+        best = best_checkpoint(self.run_dir)
+        self._best = float("-inf") if best is None else float(read_state(best)["return"])
 
-        def _on_step(self) -> bool:
-            if self.num_timesteps - self._last >= eval_freq:
-                self._last = self.num_timesteps
-                self._evaluate()
-            return True
+    def _on_training_start(self) -> None:
+        if self.evaluate_at_start and self.model.num_timesteps == 0:
+            self._evaluate()
 
-        def _evaluate(self) -> None:
-            assert eval_env is not None
-            policy = SB3Policy(self.model, self.model.get_vec_normalize_env())
-            summary = summarize_episodes(run_episodes(eval_env, policy, episodes=n_eval_episodes, seed=eval_seed))
-            kpis = {name: stats["mean"] for name, stats in summary["kpis"].items()}
-            self.logger.record("eval/mean_return", summary["return"]["mean"])
-            self.logger.record("eval/mean_length", summary["length"]["mean"])
-            for name, value in kpis.items():
-                self.logger.record("eval/success_rate" if name == "is_success" else f"eval/{name}", value)
-            entry = {
-                "timesteps": int(self.num_timesteps),
-                "wall_time_s": round(_Clock.elapsed(), 3),
-                "return": summary["return"]["mean"],
-                "length": summary["length"]["mean"],
-                "kpis": kpis,
-            }
-            with (run_dir / "evaluations.jsonl").open("a") as f:
-                f.write(json.dumps(entry) + "\n")
-            if keep_best and summary["return"]["mean"] > self._best:
-                self._best = summary["return"]["mean"]
-                save_checkpoint(
-                    self.model, run_dir / BEST_DIR, wall_time_s=entry["wall_time_s"], keep=1,
-                    extra_state={"return": self._best}, replay_buffer=False,
-                )
+    def _on_step(self) -> bool:
+        if not self.stop.requested and self._period.due(self.num_timesteps):
+            self._evaluate()
+        return True
 
-    callbacks: list[Any] = []
-    if checkpoint_freq > 0:
-        callbacks.append(AtomicCheckpointCallback())
-    if eval_env is not None and eval_freq > 0:
-        callbacks.append(KpiEvalCallback())
-    return callbacks
+    def _evaluate(self) -> None:
+        policy = SB3Policy(self.model, self.model.get_vec_normalize_env())
+        summary = summarize_episodes(run_episodes(self.eval_env, policy, episodes=self.episodes, seed=self.seed))
+        kpis = {name: stats["mean"] for name, stats in summary["kpis"].items()}
+        self.logger.record("eval/mean_return", summary["return"]["mean"])
+        self.logger.record("eval/mean_length", summary["length"]["mean"])
+        for name, value in kpis.items():
+            self.logger.record("eval/success_rate" if name == "is_success" else f"eval/{name}", value)
+        entry = {
+            "timesteps": int(self.model.num_timesteps),
+            "wall_time_s": round(self.clock.elapsed(), 3),
+            "return": summary["return"]["mean"],
+            "length": summary["length"]["mean"],
+            "kpis": kpis,
+        }
+        with (self.run_dir / EVALUATIONS_FILE).open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        if self.on_evaluation is not None:
+            self.on_evaluation(entry)
+        if self.keep_best and summary["return"]["mean"] > self._best:
+            self._best = summary["return"]["mean"]
+            save_checkpoint(
+                self.model, self.run_dir / BEST_DIR, wall_time_s=entry["wall_time_s"], keep=None,
+                extra_state={"return": self._best}, replay_buffer=False,
+            )
+            prune_best(self.run_dir)
+
+
+class ProgressCallback(BaseCallback):
+    """Report progress every ``fraction`` of the run's total timesteps (for logs without a terminal).
+
+    Args:
+        total: The run's total timesteps.
+        report: Called with a :class:`~warehouse_sim.training.control.TrainProgress`.
+        fraction: Report at every multiple of this share of ``total``.
+    """
+
+    def __init__(self, total: int, report: ProgressFn, *, fraction: float = 0.05) -> None:
+        super().__init__()
+        self.total, self.report = total, report
+        self.step = max(1, int(total * fraction))
+        self._start_steps, self._start_time, self._next = 0, 0.0, 0
+
+    def _on_training_start(self) -> None:
+        self._start_steps, self._start_time = int(self.model.num_timesteps), time.perf_counter()
+        self._next = (self._start_steps // self.step + 1) * self.step
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._next = (self.num_timesteps // self.step + 1) * self.step
+            rate = (self.num_timesteps - self._start_steps) / max(time.perf_counter() - self._start_time, 1e-9)
+            left = max(self.total - self.num_timesteps, 0)
+            self.report(TrainProgress(int(self.num_timesteps), self.total, rate, left / rate if rate > 0 else float("inf")))
+        return True

@@ -21,50 +21,44 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
-import yaml
-
-from warehouse_sim._checks import check_int
+from warehouse_sim._checks import check_int, check_real
+from warehouse_sim._yaml import read_yaml
+from warehouse_sim.training.algo_args import check_algo_args
+from warehouse_sim.training.ray_vec_env import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
 Algo = Literal["ppo", "dqn", "qrdqn"]
-VecEnvKind = Literal["auto", "subproc", "dummy"]
+VecEnvKind = Literal["auto", "subproc", "dummy", "ray"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
+_Settings = TypeVar("_Settings")
+#: SB3 policy names (the observation space decides which one fits; checked when the run starts).
+POLICIES: tuple[str, ...] = ("MlpPolicy", "CnnPolicy", "MultiInputPolicy")
 
-#: Constructor arguments each algorithm accepts from a hyperparameter file.
-_ALGO_KWARGS: dict[str, frozenset[str]] = {
-    "ppo": frozenset(
-        {
-            "learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range",
-            "clip_range_vf", "normalize_advantage", "ent_coef", "vf_coef", "max_grad_norm", "use_sde",
-            "sde_sample_freq", "target_kl",
-        }
-    ),
-    "dqn": frozenset(
-        {
-            "learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma", "train_freq",
-            "gradient_steps", "n_steps", "target_update_interval", "exploration_fraction",
-            "exploration_initial_eps", "exploration_final_eps", "max_grad_norm",
-        }
-    ),
-}  # fmt: skip
-_ALGO_KWARGS["qrdqn"] = _ALGO_KWARGS["dqn"] - {"n_steps"}
-
-#: Keys of ``policy_kwargs`` and the activation functions they may name.
+#: Keys of ``policy_kwargs``.
 _POLICY_KWARGS = frozenset({"net_arch", "activation_fn", "ortho_init", "log_std_init", "n_quantiles"})
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "elu", "leaky_relu")
+#: ``policy_kwargs.activation_fn`` names -> the ``torch.nn`` class they stand for (see :func:`activation_class`).
+ACTIVATIONS: dict[str, str] = {"tanh": "Tanh", "relu": "ReLU", "elu": "ELU", "leaky_relu": "LeakyReLU"}
+
+
+def activation_class(name: str) -> type[Any]:
+    """The ``torch.nn`` module class of an activation name in :data:`ACTIVATIONS` (imports torch)."""
+    import torch
+
+    return getattr(torch.nn, ACTIVATIONS[name])
+
 
 #: Keys of an entry that are not algorithm constructor arguments.
 _RUN_KEYS = frozenset(
     {
         "n_timesteps", "policy", "n_envs", "normalize", "env_kwargs", "policy_kwargs", "vec_env",
         "eval_freq", "n_eval_episodes", "checkpoint_freq", "final_eval_episodes", "torch_threads", "warm_start",
-        "reward_shaping", "eval_seed", "keep_best",
+        "reward_shaping", "eval_seed", "keep_best", "against", "target", "ray",
     }
 )  # fmt: skip
 
@@ -102,8 +96,9 @@ class TrainConfig:
         n_timesteps: Total environment steps (summed over the parallel envs).
         n_envs: Parallel environments.
         vec_env: ``"subproc"`` (one process per env), ``"dummy"`` (all in this process),
-            or ``"auto"``: dummy for one env or on a machine with at most two cores,
-            subproc otherwise.
+            ``"ray"`` (envs in Ray actors, on a cluster:
+            :mod:`~warehouse_sim.training.ray_vec_env`), or ``"auto"``: dummy for one env
+            or on a machine with at most two cores, subproc otherwise.
         policy: SB3 policy name.
         normalize: ``VecNormalize`` settings, or ``None`` for raw observations.
         env_kwargs: Keyword arguments of ``gym.make``.
@@ -126,6 +121,14 @@ class TrainConfig:
         reward_shaping: A potential-based shaping of the training reward (a name from
             :data:`~warehouse_sim.training.shaping.REWARD_SHAPINGS`), or ``None``.
             Monitor files and evaluations keep the env's own reward.
+        against: A baseline name (``baseline:NAME`` on the command line) evaluated on
+            the final evaluation's seeds; ``eval.json`` then holds its figures and the
+            ratios of the means, and the command line judges the run against it.
+        target: KPI name -> the smallest acceptable ratio of the policy's mean to the
+            ``against`` baseline's (e.g. ``{is_success: 0.9}``); ``eval.json`` says
+            whether the run met it.
+        ray: With ``vec_env: ray``: envs per actor, CPUs per actor, restarts
+            (:class:`~warehouse_sim.training.ray_vec_env.RayEnvConfig`); ``None``: its defaults.
     """
 
     env_id: str
@@ -147,6 +150,9 @@ class TrainConfig:
     torch_threads: int = 1
     warm_start: WarmStartConfig | None = None
     reward_shaping: str | None = None
+    against: str | None = None
+    target: Mapping[str, float] = field(default_factory=dict)
+    ray: RayEnvConfig | None = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGOS:
@@ -154,9 +160,7 @@ class TrainConfig:
         for name in ("n_timesteps", "n_envs", "n_eval_episodes", "final_eval_episodes", "torch_threads"):
             check_int(name, getattr(self, name))
         for name in ("eval_freq", "checkpoint_freq", "eval_seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            check_int(name, getattr(self, name), low=0)
         if not isinstance(self.keep_best, bool):
             raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
         if self.keep_best and self.eval_freq == 0:
@@ -165,23 +169,23 @@ class TrainConfig:
             raise ValueError(f"vec_env must be one of {', '.join(get_args(VecEnvKind))}, got {self.vec_env!r}")
         if not isinstance(self.env_kwargs, Mapping):
             raise ValueError(f"env_kwargs must be a mapping, got {self.env_kwargs!r}")
-        unknown = sorted(set(self.algo_kwargs) - _ALGO_KWARGS[self.algo])
-        if unknown:
-            raise ValueError(f"unknown {self.algo} hyperparameter(s): {', '.join(unknown)}")
-        for key, value in self.algo_kwargs.items():
-            if isinstance(value, str) and not (key in ("learning_rate", "clip_range") and _is_schedule(value)):
-                raise ValueError(f"{key} must be a number (or 'lin_<float>' for a schedule), got {value!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {self.policy!r}")
+        check_algo_args(self.algo, self.algo_kwargs, n_envs=self.n_envs)
         _check_policy_kwargs(self.policy_kwargs)
         if self.reward_shaping is not None and self.reward_shaping not in REWARD_SHAPINGS:
             raise ValueError(f"unknown reward_shaping {self.reward_shaping!r}; known: {', '.join(REWARD_SHAPINGS)}")
         if self.warm_start is not None:
             _check_warm_start(self)
+        _check_verdict(self)
+        if self.ray is not None and not isinstance(self.ray, RayEnvConfig):
+            raise ValueError(f"ray must be a RayEnvConfig, got {self.ray!r}")
 
     def with_overrides(self, **changes: Any) -> TrainConfig:
         """Return a copy with ``changes`` applied (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def resolved_vec_env(self) -> Literal["subproc", "dummy"]:
+    def resolved_vec_env(self) -> Literal["subproc", "dummy", "ray"]:
         """The vectorised-env kind ``"auto"`` resolves to on this machine."""
         if self.vec_env != "auto":
             return self.vec_env
@@ -190,7 +194,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (the ``config`` section of a run folder's ``config.yaml``)."""
         data = asdict(self)
-        for key in ("env_kwargs", "policy_kwargs", "algo_kwargs"):
+        for key in ("env_kwargs", "policy_kwargs", "algo_kwargs", "target"):
             data[key] = _plain(getattr(self, key))
         return data
 
@@ -210,18 +214,29 @@ class TrainConfig:
             data["normalize"] = NormalizeConfig(**normalize)
         if data.get("warm_start") is not None:
             data["warm_start"] = _warm_start_config(data["warm_start"])
+        if data.get("ray") is not None:
+            data["ray"] = _ray_config(data["ray"])
         return cls(**data)
 
 
-def _warm_start_config(value: Any) -> WarmStartConfig:
+def _settings(cls: type[_Settings], name: str, value: Any, example: str) -> _Settings:
+    """The frozen dataclass ``cls`` from the mapping ``value`` of the hyperparameter ``name``."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"warm_start must be a mapping such as {{baseline: heuristic}}, got {value!r}")
-    unknown = sorted(set(value) - set(WarmStartConfig.__dataclass_fields__))
+        raise ValueError(f"{name} must be a mapping such as {example}, got {value!r}")
+    unknown = sorted(set(value) - {f.name for f in fields(cls)})  # type: ignore[arg-type]
     if unknown:
-        raise ValueError(f"unknown warm_start key(s): {', '.join(unknown)}")
-    if "baseline" not in value:
+        raise ValueError(f"unknown {name} key(s): {', '.join(unknown)}")
+    return cls(**value)
+
+
+def _warm_start_config(value: Any) -> WarmStartConfig:
+    if isinstance(value, Mapping) and "baseline" not in value:
         raise ValueError("warm_start needs a baseline")
-    return WarmStartConfig(**value)
+    return _settings(WarmStartConfig, "warm_start", value, "{baseline: heuristic}")
+
+
+def _ray_config(value: Any) -> RayEnvConfig:
+    return _settings(RayEnvConfig, "ray", value, "{envs_per_actor: 4}")
 
 
 def _check_warm_start(config: TrainConfig) -> None:
@@ -241,14 +256,21 @@ def _check_warm_start(config: TrainConfig) -> None:
         raise ValueError("warm_start fits the critic to raw returns: use normalize with norm_reward: false")
 
 
-def _is_schedule(value: str) -> bool:
-    if not value.startswith("lin_"):
-        return False
-    try:
-        float(value[4:])
-    except ValueError:
-        return False
-    return True
+def _check_verdict(config: TrainConfig) -> None:
+    from warehouse_sim.policies.registry import BASELINES
+
+    if config.against is not None:
+        if config.against not in BASELINES:
+            raise ValueError(f"against: unknown baseline {config.against!r}; known: {', '.join(sorted(BASELINES))}")
+        supported = BASELINES[config.against].env_ids
+        if supported and config.env_id not in supported:
+            raise ValueError(f"against: baseline {config.against!r} supports {', '.join(supported)}, not {config.env_id}")
+    if not isinstance(config.target, Mapping):
+        raise ValueError(f"target must map KPI names to minimum ratios, got {config.target!r}")
+    if config.target and config.against is None:
+        raise ValueError("target compares the policy with a baseline: set against as well")
+    for kpi, ratio in config.target.items():
+        check_real(f"target.{kpi}", ratio, strict=True, high=100.0)
 
 
 def _check_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> None:
@@ -261,8 +283,16 @@ def _check_policy_kwargs(policy_kwargs: Mapping[str, Any]) -> None:
     net_arch = policy_kwargs.get("net_arch")
     if net_arch is not None:
         layers = [*net_arch.get("pi", []), *net_arch.get("vf", [])] if isinstance(net_arch, Mapping) else net_arch
-        if not isinstance(layers, list) or not all(isinstance(n, int) and n > 0 for n in layers):
-            raise ValueError(f"policy_kwargs.net_arch must list positive layer sizes, got {net_arch!r}")
+        if not isinstance(layers, list) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 65_536 for n in layers
+        ):
+            raise ValueError(f"policy_kwargs.net_arch must list layer sizes in [1, 65536], got {net_arch!r}")
+    if "ortho_init" in policy_kwargs and not isinstance(policy_kwargs["ortho_init"], bool):
+        raise ValueError(f"policy_kwargs.ortho_init must be true or false, got {policy_kwargs['ortho_init']!r}")
+    if "log_std_init" in policy_kwargs:
+        check_real("policy_kwargs.log_std_init", policy_kwargs["log_std_init"], low=-20.0, high=5.0)
+    if "n_quantiles" in policy_kwargs:
+        check_int("policy_kwargs.n_quantiles", policy_kwargs["n_quantiles"], high=1_000)
 
 
 def _plain(value: Any) -> Any:
@@ -302,13 +332,26 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
             (the message names the field).
         FileNotFoundError: if the file does not exist.
     """
+    file, entry = load_entry(algo, env_id, path=path)
+    try:
+        return config_from_entry(algo, env_id, entry)
+    except ValueError as exc:
+        raise ValueError(f"{file}, entry {env_id}: {exc}") from None
+
+
+def load_entry(algo: str, env_id: str, *, path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The file read and the raw entry of ``env_id`` in it (as written, not yet validated).
+
+    Args and errors as :func:`load_train_config` (except invalid values, which
+    :func:`config_from_entry` finds).
+    """
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {', '.join(ALGOS)}, got {algo!r}")
     file = Path(path) if path is not None else hyperparams_dir() / f"{algo}.yml"
-    try:
-        document = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{file} is not valid YAML: {exc}") from None
+    if not file.is_file():
+        shipped = sorted(p.stem for p in hyperparams_dir().glob("*.yml")) if path is None else []
+        raise FileNotFoundError(f"no hyperparameter file {file}" + (f" (shipped: {', '.join(shipped)})" if shipped else ""))
+    document = read_yaml(file, what="hyperparameter file")
     if not isinstance(document, dict):
         raise ValueError(f"{file} must map environment ids to hyperparameters")
     if env_id not in document:
@@ -317,7 +360,7 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     entry = document[env_id]
     if not isinstance(entry, dict):
         raise ValueError(f"{file}: the entry {env_id!r} must be a mapping")
-    return config_from_entry(algo, env_id, entry)
+    return file, entry
 
 
 def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> TrainConfig:
@@ -330,6 +373,8 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
     algo_kwargs = {k: v for k, v in entry.items() if k not in _RUN_KEYS}
     if run.get("warm_start") is not None:
         run["warm_start"] = _warm_start_config(run["warm_start"])
+    if run.get("ray") is not None:
+        run["ray"] = _ray_config(run["ray"])
     normalize = run.pop("normalize", False)
     if normalize is True:
         normalize_config: NormalizeConfig | None = NormalizeConfig()
@@ -342,7 +387,7 @@ def config_from_entry(algo: str, env_id: str, entry: Mapping[str, Any]) -> Train
         normalize_config = NormalizeConfig(**normalize)
     else:
         raise ValueError(f"normalize must be true, false or a mapping, got {normalize!r}")
-    for key in ("env_kwargs", "policy_kwargs"):
+    for key in ("env_kwargs", "policy_kwargs", "target"):
         if not isinstance(run.get(key, {}), Mapping):
             raise ValueError(f"{key} must be a mapping, got {run[key]!r}")
     return TrainConfig(env_id=env_id, algo=algo, normalize=normalize_config, algo_kwargs=algo_kwargs, **run)  # type: ignore[arg-type]

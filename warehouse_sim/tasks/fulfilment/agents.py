@@ -6,24 +6,27 @@ control tick on the physics clock, at the events of the fast one) with waiting w
 free robots, it
 
 1. computes the pairs the reference rule (``rule``, ``"nearest"`` by default) would make
-   for the free robots; the robots decide one after another in the rule's pair order,
-   then the robots the rule leaves without work, by index;
+   for the free robots; the robots are taken in the rule's pair order, then the robots
+   the rule leaves without work, by index;
 2. offers each of them, before anyone decides, ``K`` candidate items: the rule's choice
    for that robot first (if it has one), then the other waiting items by due time, then
    grid distance from the robot;
-3. asks each robot in turn, through a ``decide(robot, observation, mask)`` callback, for
-   an action: ``0`` takes no new job now (the robot is asked again at the next dispatch
-   moment), ``k`` in ``1..K`` takes candidate ``k``. The mask (``int8``, ``K + 1``)
-   allows ``0`` always and candidate ``k`` if the slot is filled and no robot deciding
-   earlier at the same moment took that item (it is *held* by another robot). A robot
-   whose candidates are all empty or held is not asked. A masked choice is never
-   executed: it counts in :attr:`AgentDispatch.masked_actions` and takes no job.
+3. asks them together, through a ``decide(robots, observations, masks)`` callback, for
+   one action each: ``0`` takes no new job now (the robot is asked again at the next
+   dispatch moment), ``k`` in ``1..K`` takes candidate ``k``. A mask (``int8``,
+   ``K + 1``) allows ``0`` always and candidate ``k`` if the slot is filled and the item
+   is not *held*: taken by another robot at this moment. A robot whose candidates are
+   all empty or held is not asked. A masked choice is never executed: it counts in
+   :attr:`AgentDispatch.masked_actions` and takes no job;
+4. executes the actions in the robots' order. Two robots choosing the same item: the
+   earlier takes it; the later ones are asked again at once (a new round of step 3, the
+   item now held), until no choice collides.
 
 A robot that takes an item is planned to it by :meth:`JobBoard.assign`, the same
 hook the dispatch rules use; when no plan is found now, the robot stays free and the item
 waits (both are offered again at the next moment). With every robot choosing the rule's
-choice (:func:`rule_choice`), the board makes exactly the rule's assignments in the
-rule's order: the shift is the one Fulfilment-v0 runs with that rule.
+choice (:func:`rule_choice`), no choices collide and the board makes exactly the rule's
+assignments in the rule's order: the shift is the one Fulfilment-v0 runs with that rule.
 
 Observation of a robot (``float32``, clipped to ``[-10, 10]``), ``G = 11`` own and
 global features then ``F = 12`` features per candidate slot (zeros for an empty slot):
@@ -56,6 +59,7 @@ global features then ``F = 12`` features per candidate slot (zeros for an empty 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -76,11 +80,9 @@ RULE_FLAG = 10
 OBSERVATION_BOUND = 10.0
 #: The action that takes no new job.
 NO_JOB = 0
-#: The single-decision view that dispatch policies are trained and exported on.
-DISPATCH_ID = "warehouse_sim/FleetDispatch-v0"
-
-#: ``decide(robot, observation, mask) -> action`` asks one robot for its choice.
-Decide = Callable[[int, np.ndarray, np.ndarray], int]
+#: ``decide(robots, observations, masks) -> actions`` asks the deciding robots for one
+#: action each (``observations[i]``, ``masks[i]`` and ``actions[i]`` belong to ``robots[i]``).
+Decide = Callable[[list[int], list[np.ndarray], list[np.ndarray]], Sequence[int]]
 
 
 def observation_size(candidates: int) -> int:
@@ -96,31 +98,23 @@ def rule_choice(observation: np.ndarray, mask: np.ndarray) -> int:
     return int(chosen[0]) + 1 if chosen.size else NO_JOB
 
 
-def open_order_seconds(task: FulfilmentTask) -> float:
-    """Order-seconds spent open since reset: shipped orders' cycle times, lost orders' waits, open orders' ages.
-
-    Non-decreasing in simulated time; its increase over an interval is the integral of
-    the number of open orders over it (Little's law: the mean cycle time times orders).
-    """
-    now = task.now_s
-    return task.cycle_time_sum_s + task.lost_wait_s + sum(now - o.placed_h * 3600.0 for o in task.open_orders())
-
-
 class AgentDispatch:
     """Free robots choose their next job (see the module docstring); set on ``task.jobs.dispatcher``.
 
     Args:
         task: The fulfilment task whose board it dispatches.
-        decide: Asks one robot for its action.
+        decide: Asks the deciding robots for their actions (:data:`Decide`).
         candidates: Candidate slots ``K`` per robot (>= 1).
         rule: The reference rule whose choice is offered first and flagged.
 
     Attributes:
         candidates: ``K``.
         n_actions: ``K + 1``.
-        decisions: Robots asked since :meth:`reset`.
+        decisions: Actions asked for since :meth:`reset`.
         no_jobs: Of those, the ones that took no job.
         masked_actions: Of those, the masked choices (not executed).
+        collisions: Of those, the choices of an item an earlier robot took in the same
+            round (the robot was asked again).
 
     Raises:
         ValueError: for a bad ``candidates`` or an unknown rule.
@@ -140,6 +134,7 @@ class AgentDispatch:
         rows, cols = layout.shape
         self._span = float(rows + cols)
         self._shape = (rows, cols)
+        self._station = tuple(layout.station_faces)
         self._leg: dict[tuple[str, int], float] = {}  # (kind, sku) -> source -> destination cells
         self.reset()
 
@@ -153,43 +148,55 @@ class AgentDispatch:
         self.decisions = 0
         self.no_jobs = 0
         self.masked_actions = 0
+        self.collisions = 0
 
     # ------------------------------------------------------------------ the dispatcher
     def __call__(self, board: JobBoard, free: list[int], now_s: float, rule: int) -> None:
-        """One dispatch moment: the free robots choose in turn (see the module docstring)."""
+        """One dispatch moment: the free robots choose (see the module docstring); ``rule`` is unused."""
         pairs = board.rule_pairs(self.rule, free)
         ruled = {r: board.items[k] for r, k in pairs}
-        order = [r for r, _ in pairs] + [r for r in free if r not in ruled]
-        offers = {r: self._candidates(board, r, ruled.get(r)) for r in order}
-        held: set[int] = set()
-        for r in order:
-            items = offers[r]
-            mask = np.zeros(self.n_actions, dtype=np.int8)
-            mask[NO_JOB] = 1
-            for k, item in enumerate(items):
-                mask[k + 1] = id(item) not in held
-            if not mask[1:].any():
-                continue
-            obs = self._observation(board, r, items, mask, ruled.get(r), free, now_s)
-            action = int(self.decide(r, obs, mask))
-            self.decisions += 1
-            if not (0 <= action < self.n_actions and mask[action]):
-                self.masked_actions += 1
-                continue
-            if action == NO_JOB:
-                self.no_jobs += 1
-                continue
-            item = items[action - 1]
-            if board.assign(r, item, now_s):
-                held.add(id(item))
+        asking = [r for r, _ in pairs] + [r for r in free if r not in ruled]
+        offers = {r: self._candidates(board, r, ruled.get(r)) for r in asking}
+        held: set[int] = set()  # ids of the items taken at this moment
+        while asking:
+            masks = {r: self._mask(offers[r], held) for r in asking}
+            asking = [r for r in asking if masks[r][1:].any()]
+            if not asking:
+                return
+            observations = [self._observation(board, r, offers[r], masks[r], ruled.get(r), free, now_s) for r in asking]
+            actions = self.decide(asking, observations, [masks[r] for r in asking])
+            again = []
+            for r, chosen in zip(asking, actions, strict=True):
+                action = int(chosen)
+                self.decisions += 1
+                if not (0 <= action < self.n_actions and masks[r][action]):
+                    self.masked_actions += 1
+                elif action == NO_JOB:
+                    self.no_jobs += 1
+                elif id(item := offers[r][action - 1]) in held:
+                    self.collisions += 1
+                    again.append(r)
+                elif board.assign(r, item, now_s):
+                    held.add(id(item))
+            asking = again
+
+    def _mask(self, items: list[WorkItem], held: set[int]) -> np.ndarray:
+        """Allowed actions of a robot offered ``items``: no job, and each item nobody holds (``int8``, ``K + 1``)."""
+        mask = np.zeros(self.n_actions, dtype=np.int8)
+        mask[NO_JOB] = 1
+        for k, item in enumerate(items):
+            mask[k + 1] = id(item) not in held
+        return mask
 
     def _candidates(self, board: JobBoard, r: int, ruled: WorkItem | None) -> list[WorkItem]:
         """Robot ``r``'s candidate items: the rule's choice first, then by due time and distance."""
-        rest = sorted(
-            (it for it in board.items if it is not ruled), key=lambda it: (it.due_s, board.distance(r, it))
-        )
         head = [ruled] if ruled is not None else []
-        return (head + rest)[: self.candidates]
+        rest = heapq.nsmallest(
+            self.candidates - len(head),
+            (it for it in board.items if it is not ruled),
+            key=lambda it: (it.due_s, board.distance(r, it)),
+        )
+        return head + rest
 
     # ------------------------------------------------------------------ observations
     def idle_observation(self, robot: int) -> np.ndarray:
@@ -222,7 +229,7 @@ class AgentDispatch:
         out[5] = row / self._shape[0]
         out[6] = col / self._shape[1]
         out[7] = float(fleet.cell(r) == fleet.homes[r])
-        out[8] = min(or_far(fleet.planner.distance((row, col), s)) for s in self.task.layout.station_faces) / self._span
+        out[8] = or_far(fleet.planner.distance_to_any((row, col), self._station)) / self._span
         out[9] = float(deciding)
         out[10] = n_valid / self.candidates
         return out
@@ -263,50 +270,7 @@ class AgentDispatch:
         leg = self._leg.get(key)
         if leg is None:
             planner = board.fleet.planner
-            dest = self.task.layout.station_faces if item.kind == "pick" else board.slot_faces[item.sku]
-            leg = float(min(or_far(planner.distance(s, d)) for s in item.source for d in dest))
+            dest = self._station if item.kind == "pick" else tuple(board.slot_faces[item.sku])
+            leg = float(min(or_far(planner.distance_to_any(s, dest)) for s in item.source))
             self._leg[key] = leg
         return leg
-
-
-class OnnxDecide:
-    """``decide`` by an exported dispatch policy: one inference per decision, the mask applied in the graph.
-
-    The network takes the robot's observation followed by its mask (``G + F K + K + 1``
-    entries, as the single-decision view :data:`DISPATCH_ID` shows them) and returns the
-    action.
-
-    Args:
-        path: The ``.onnx`` file (with its ``.json`` sidecar), exported for ``DISPATCH_ID``.
-
-    Attributes:
-        candidates: ``K`` the policy was trained with (its env kwargs, default 8).
-        rule: Its reference rule (default ``"nearest"``).
-
-    Raises:
-        FileNotFoundError: if the file is missing.
-        ValueError: if the policy was not exported for ``DISPATCH_ID`` or its input does
-            not fit its candidates.
-    """
-
-    def __init__(self, path: str) -> None:
-        from warehouse_sim.onnx_runtime import OnnxSession
-
-        self.session = OnnxSession(path)
-        meta = self.session.metadata
-        if meta.get("env_id") != DISPATCH_ID:
-            raise ValueError(f"dispatch policy {path} was exported for {meta.get('env_id')}, not {DISPATCH_ID}")
-        kwargs = meta.get("env_kwargs", {})
-        self.candidates = kwargs.get("candidates", 8)
-        self.rule = kwargs.get("rule", "nearest")
-        want = (observation_size(self.candidates) + self.candidates + 1,)
-        if self.session.observation_shape != want:
-            raise ValueError(
-                f"dispatch policy {path} takes observations of shape {self.session.observation_shape}, "
-                f"{self.candidates} candidates give {want}"
-            )
-
-    def __call__(self, robot: int, observation: np.ndarray, mask: np.ndarray) -> int:
-        """The policy's action for one robot."""
-        x = np.concatenate([observation, mask.astype(np.float32)])[None]
-        return int(np.asarray(self.session.run(x)).reshape(-1)[0])

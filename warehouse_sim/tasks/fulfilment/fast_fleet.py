@@ -208,6 +208,26 @@ class FastFleet(FleetExecutor):
             return self._tick + 1
         return self._events[0][0] if self._events else None
 
+    def run_until(self, start: int, limit: int) -> int:
+        """Run the fleet's own ticks in ``[start, limit)`` until one leaves a robot idle.
+
+        Between the task's ticks the robots only carry on with their plans; the task
+        needs to look again only when a robot has finished its plan (its job sees that at
+        the next tick).
+
+        Returns:
+            ``limit``, or the tick after the one at which robots became idle (they are in
+            :attr:`just_idle`).
+        """
+        while True:
+            tick = self.next_event()
+            if tick is None or tick >= limit:
+                self._tick = limit
+                return limit
+            self.control_at(max(tick, start))
+            if self.just_idle:
+                return self._tick + 1
+
     # ------------------------------------------------------------------ the executor protocol
     def control(self) -> None:
         """One control tick on the task's per-tick clock (the event loop calls :meth:`control_at` instead)."""

@@ -19,7 +19,7 @@ waiting work by a dispatch rule (:mod:`warehouse_sim.tasks.fulfilment.dispatch`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -156,6 +156,11 @@ class JobBoard:
     def attend(self, ticks: dict[int, int], now_s: float, rule: int) -> list[int]:
         """The control tick for an event-driven executor: only the robots that need it, then dispatch and homing.
 
+        A robot needs the tick when its work timer runs out, when it has just finished a
+        plan, or when a failed plan is due to be retried; only those robots are sent
+        home (the others are busy, at home, or waiting for their retry), which is all
+        that :meth:`tick` would do for them.
+
         Args:
             ticks: Robot -> control ticks since its job was last advanced (its timer runs
                 down by that many ticks, exactly as that many :meth:`tick` calls would).
@@ -166,11 +171,12 @@ class JobBoard:
             The ids of the orders shipped.
         """
         shipped: list[int] = []
-        for r in sorted(ticks):
+        robots = sorted(ticks)
+        for r in robots:
             if self.jobs[r] is not None:
                 self._advance(r, now_s, ticks[r], shipped)
         self._dispatch(rule, now_s)
-        self._send_home(now_s)
+        self._send_home(now_s, robots)
         return shipped
 
     def ticks_left(self, r: int) -> int | None:
@@ -205,10 +211,10 @@ class JobBoard:
         elif fleet.idle(r) and now_s >= fleet.retry_s[r]:
             self._resend(r, job, now_s)
 
-    def _send_home(self, now_s: float) -> None:
-        """Free robots not at home drive home (a failed plan is retried ``_RETRY_S`` later)."""
+    def _send_home(self, now_s: float, robots: Iterable[int] | None = None) -> None:
+        """Free robots (of ``robots``, default all) not at home drive home (a failed plan is retried ``_RETRY_S`` later)."""
         fleet = self.fleet
-        for r in range(fleet.n):
+        for r in range(fleet.n) if robots is None else robots:
             if self.jobs[r] is None and fleet.idle(r) and fleet.cell(r) != fleet.homes[r] and now_s >= fleet.retry_s[r]:
                 if fleet.send(r, [fleet.homes[r]], now_s) is None:
                     fleet.retry_s[r] = now_s + _RETRY_S
@@ -247,8 +253,7 @@ class JobBoard:
     def distance(self, r: int, item: WorkItem) -> float:
         """Grid distance in cells from robot ``r``'s cell to the nearest source cell of ``item``."""
         planner = self.fleet.planner
-        here = planner.cell(r)
-        return min(or_far(planner.distance(here, c)) for c in item.source)
+        return or_far(planner.distance_to_any(planner.cell(r), item.source))
 
     def rule_pairs(self, rule: int, free: Sequence[int]) -> list[tuple[int, int]]:
         """The ``(robot, index in items)`` pairs the dispatch rule ``rule`` makes for the ``free`` robots, in its order."""
@@ -274,9 +279,11 @@ class JobBoard:
         return True
 
     def _dispatch(self, rule: int, now_s: float) -> None:
+        if not self.items:
+            return
         fleet = self.fleet
         free = [r for r in range(fleet.n) if self.jobs[r] is None and fleet.idle(r)]
-        if not free or not self.items:
+        if not free:
             return
         if self.dispatcher is not None:
             self.dispatcher(self, free, now_s, rule)

@@ -1,7 +1,11 @@
 """The warehouse scenario: floor, fleet, catalogue, business rules, shift and clocks, as plain data.
 
 Loaded from ``assets/scenarios/warehouse-*.yaml`` (validated on load, the first bad field
-named) into a frozen :class:`WarehouseScenario`.
+named with the file) into a frozen :class:`WarehouseScenario`. Every field is bounded to
+what the simulation can run and a real warehouse could mean (a shift of at most a week,
+at most 1,000 robots, clocks up to 1 kHz, demand at most
+:data:`~warehouse_sim.operations.catalogue.MAX_RATE` units per SKU and epoch once
+``demand_level`` is applied), as the operations catalogue's fields are.
 """
 
 from __future__ import annotations
@@ -14,8 +18,25 @@ from typing import Any
 
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim.geometry.layout import PRESET_PARAMS
-from warehouse_sim.operations.catalogue import Scenario, read_scenario_yaml, scenario_from_dict
+from warehouse_sim.operations.catalogue import (
+    MAX_MONEY_PER_UNIT,
+    MAX_ORDER,
+    Scenario,
+    check_demand_rate,
+    load_scenario_file,
+    scenario_from_dict,
+)
 from warehouse_sim.tasks.fulfilment.fast_fleet import check_move_seconds
+
+#: Bounds of the warehouse fields (see the module docstring).
+MAX_ROBOTS = 1_000
+MAX_SHIFT_HOURS = 168.0
+MAX_EPOCH_MINUTES = 1_440
+MAX_DEMAND_LEVEL = 1_000.0
+MAX_TASK_SECONDS = 3_600.0
+MAX_DUE_MINUTES = 10_080.0
+MAX_PRICE_CLASSES = 100
+MAX_HZ = 1_000
 
 
 @dataclass(frozen=True)
@@ -84,13 +105,16 @@ class WarehouseScenario:
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if self.layout not in PRESET_PARAMS:
             raise ValueError(f"layout: unknown preset {self.layout!r}; known: {', '.join(PRESET_PARAMS)}")
-        for name in ("n_robots", "epoch_minutes", "carry_units", "n_price_classes", "physics_hz", "drive_hz",
-                     "control_hz"):
-            check_int(name, getattr(self, name))
-        for name in ("demand_level", "shift_hours", "express_due_minutes"):
-            check_real(name, getattr(self, name), strict=True)
-        for name in ("pick_seconds", "drop_seconds", "load_seconds", "stow_seconds", "late_penalty"):
-            check_real(name, getattr(self, name))
+        for name, high in (("n_robots", MAX_ROBOTS), ("epoch_minutes", MAX_EPOCH_MINUTES), ("carry_units", MAX_ORDER),
+                           ("n_price_classes", MAX_PRICE_CLASSES), ("physics_hz", MAX_HZ), ("drive_hz", MAX_HZ),
+                           ("control_hz", MAX_HZ)):
+            check_int(name, getattr(self, name), high=high)
+        for name, bound in (("demand_level", MAX_DEMAND_LEVEL), ("shift_hours", MAX_SHIFT_HOURS),
+                            ("express_due_minutes", MAX_DUE_MINUTES)):
+            check_real(name, getattr(self, name), strict=True, high=bound)
+        for name in ("pick_seconds", "drop_seconds", "load_seconds", "stow_seconds"):
+            check_real(name, getattr(self, name), high=MAX_TASK_SECONDS)
+        check_real("late_penalty", self.late_penalty, high=MAX_MONEY_PER_UNIT)
         if isinstance(self.express_fraction, bool) or not isinstance(self.express_fraction, (int, float)) or not (
             0.0 <= self.express_fraction <= 1.0
         ):
@@ -104,6 +128,10 @@ class WarehouseScenario:
             raise ValueError(f"drive_hz={self.drive_hz} must divide physics_hz={self.physics_hz}")
         if self.drive_hz % self.control_hz:
             raise ValueError(f"control_hz={self.control_hz} must divide drive_hz={self.drive_hz}")
+        # base_rate is per hour in the file; one period of the model is one epoch at demand_level.
+        per_epoch = self.demand_level * self.epoch_minutes / 60.0 * max(self.operations.seasonality)
+        for sku in self.operations.skus:
+            check_demand_rate(sku, per_epoch, cause=f" per hour x demand_level {self.demand_level:g} x epoch, per epoch")
 
     @property
     def n_epochs(self) -> int:
@@ -149,6 +177,6 @@ def load_warehouse_scenario(name_or_path: str | Path) -> WarehouseScenario:
 
     Raises:
         FileNotFoundError: if neither a file nor a bundled scenario of that name exists.
-        ValueError: for malformed YAML or an invalid field (named in the message).
+        ValueError: for malformed YAML or an invalid field; the message names the file and the field.
     """
-    return warehouse_scenario_from_dict(read_scenario_yaml(name_or_path))
+    return load_scenario_file(name_or_path, warehouse_scenario_from_dict)

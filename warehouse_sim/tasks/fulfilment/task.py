@@ -72,8 +72,6 @@ class FulfilmentTask(Task):
         classes: Price class per SKU, ``(n_skus,)``.
         fleet: The executor moving the robots.
         jobs: The robots' work.
-        fixed_rule: A dispatch rule (index in :data:`DISPATCH_RULES`) that replaces the
-            action's, or None (the action's rule).
     """
 
     def __init__(
@@ -125,8 +123,12 @@ class FulfilmentTask(Task):
         #: fast fidelity calls it every ``on_tick_every`` ticks.
         self.on_tick: Callable[[], None] | None = None
         self.on_tick_every = 1
-        self.fixed_rule: int | None = None
-        self._decision = (m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0)
+        #: Promotion slots of the scenario (0: none); with slots the action ends with one entry per slot.
+        self.slots = self.ops_scenario.promotion_slots
+        self._per_sku = _N_PER_SKU + int(self.slots > 0)
+        self._decision: tuple[np.ndarray, np.ndarray, int, np.ndarray | None] = (
+            m.initial_price_idx.copy(), np.zeros(m.n_skus, dtype=np.int64), 0, None
+        )
         self.reset(np.random.default_rng(0))
 
     @property
@@ -136,8 +138,8 @@ class FulfilmentTask(Task):
 
     @property
     def observation_size(self) -> int:
-        """Length of the observation vector: ``6 + 3 + 7 n_skus``."""
-        return _N_GLOBAL + _N_PER_SKU * self.model.n_skus
+        """Length of the observation vector: ``6 + 3 + 7 n_skus`` (``8 n_skus`` with promotion slots)."""
+        return _N_GLOBAL + self._per_sku * self.model.n_skus
 
     @property
     def client(self) -> Any:
@@ -158,28 +160,39 @@ class FulfilmentTask(Task):
         self.orders_shipped = 0
         self.orders_shipped_late = 0
         self.cycle_time_sum_s = 0.0
-        self.lost_wait_s = 0.0  # placement-to-loss seconds of the orders lost
         self.busy_s = 0.0
         self.cum_busy_s = 0.0
         self.last_demand = np.zeros(self.model.n_skus, dtype=np.int64)
         self.physics_error = False
+        # the event clock (fast fidelity): when each robot's job was last advanced, and
+        # robot -> the tick at which its job needs attention next
+        self._last_attended = [0] * self.fleet.n
+        self._due: dict[int, int] = {}
 
     def close(self) -> None:
         """Release the fleet's physics client (idempotent)."""
         self.fleet.close()
 
     # ------------------------------------------------------------------ decisions
-    def decode(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Split a MultiDiscrete action into (price level per SKU, order level per SKU, rule)."""
-        c = self.n_classes
+    def decode(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+        """Split a MultiDiscrete action into (price level per SKU, order level per SKU, rule, featured SKUs).
+
+        The featured SKUs are a boolean mask from the slot entries after the rule (each 0 or
+        ``1 + i``), or ``None`` without promotion slots.
+        """
+        c, n = self.n_classes, self.model.n_skus
         class_level = action[:c]
         price_idx = np.minimum(class_level[self.classes], self.model.n_price_levels - 1)
-        return price_idx, action[c : c + self.model.n_skus].astype(np.int64), int(action[-1])
+        featured = None
+        if self.slots:
+            featured = np.zeros(n, dtype=bool)
+            picks = action[c + n + 1 :].astype(np.int64)
+            featured[picks[picks > 0] - 1] = True
+        return price_idx, action[c : c + n].astype(np.int64), int(action[c + n]), featured
 
     def apply(self, action: Any) -> None:
-        """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`, :attr:`fixed_rule`)."""
-        price_idx, order_idx, rule = self.decode(np.asarray(action))
-        self._decision = (price_idx, order_idx, rule if self.fixed_rule is None else self.fixed_rule)
+        """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`)."""
+        self._decision = self.decode(np.asarray(action))
 
     def advance(self) -> StepOutcome:
         """Run the epoch; reward = profit / reward_scale; terminated at the end of the shift."""
@@ -188,13 +201,16 @@ class FulfilmentTask(Task):
             return StepOutcome(profit / self.reward_scale, truncated=True, reason=PHYSICS_ERROR)
         return StepOutcome(profit / self.reward_scale, terminated=self.epoch >= self.scenario.n_epochs)
 
-    def run_epoch(self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int) -> float:
+    def run_epoch(
+        self, price_idx: np.ndarray, order_idx: np.ndarray, rule: int, featured: np.ndarray | None = None
+    ) -> float:
         """Apply one epoch's decisions and simulate until the next epoch.
 
         Args:
             price_idx: Price level per SKU.
             order_idx: Replenishment order level per SKU.
             rule: Index in :data:`DISPATCH_RULES`.
+            featured: SKUs featured in the promotion slots for the epoch (boolean mask), or ``None``.
 
         Returns:
             The epoch's profit (currency units), from the ledger.
@@ -203,7 +219,9 @@ class FulfilmentTask(Task):
         dock_before = m.dock.copy()
         m.start_period()
         m.set_prices(m.price_levels[np.arange(m.n_skus), price_idx])
-        m.order_stock(m.quantity_levels[np.arange(m.n_skus), order_idx])
+        m.order_stock(m.quantity_levels[np.arange(m.n_skus), order_idx], self.rng)
+        if self.slots:
+            m.set_promotions(featured)
         self.rule = rule
         self.jobs.add_putaways(m.dock - dock_before, self.now_s, self.now_s + self.ops_scenario.due_hours * 3600.0)
         demand_before = m.ledger.units[0].copy()
@@ -247,8 +265,7 @@ class FulfilmentTask(Task):
         jobs, hz, ops = self.jobs, self.scenario.control_hz, self._controls_per_ops
         dt = 1.0 / hz
         end = self._ticks + self._controls_per_epoch
-        last = [self._ticks] * fleet.n  # the tick each robot's job was last advanced at
-        due: dict[int, int] = {}  # robot -> tick its job needs attention at
+        last, due = self._last_attended, self._due
         dispatch_at: int | None = self._ticks  # new put-away work: dispatch at once
         while self._ticks < end:
             k = self._ticks
@@ -262,22 +279,21 @@ class FulfilmentTask(Task):
                     last[r] = k
                 self._record_shipments(shipped)
                 dispatch_at = None
-                self._schedule_jobs(due, last, k)
+                self._schedule_jobs(attend, due, last, k)
                 if jobs.items and any(j is None and fleet.idle(r) for r, j in enumerate(jobs.jobs)):
                     dispatch_at = k + max(1, int(round(_DISPATCH_RETRY_S * hz)))
             fleet.control_at(k)
-            for r in fleet.just_idle:  # the jobs see an arrival at the next tick
-                due[r] = min(due.get(r, k + 1), k + 1)
-            # jump to the next tick at which anything happens (no further than the order minute)
-            nxt = min(
-                t for t in (fleet.next_event(), min(due.values(), default=None), dispatch_at,
-                            (k // ops + 1) * ops, end, self._next_hook(k))
+            # the next tick at which the task must look (no further than the order minute) ...
+            limit = min(
+                t for t in (min(due.values(), default=None), dispatch_at, (k // ops + 1) * ops, end, self._next_hook(k))
                 if t is not None
             )
-            nxt = max(nxt, k + 1)
+            # ... or earlier, after a robot finishes its plan; till then the fleet runs on its own
+            nxt = k + 1 if fleet.just_idle else fleet.run_until(k + 1, max(limit, k + 1))
+            for r in fleet.just_idle:  # the jobs see an arrival at the next tick
+                due[r] = min(due.get(r, nxt), nxt)
             self.busy_s += busy * dt + sum(job is not None for job in jobs.jobs) * dt * (nxt - k - 1)
             self._ticks = nxt
-            fleet.advance_to(nxt)
             if self.on_tick is not None and nxt % self.on_tick_every == 0:
                 self.on_tick()
             if nxt % ops == 0:
@@ -286,12 +302,15 @@ class FulfilmentTask(Task):
                     dispatch_at = nxt
         self.cum_busy_s += self.busy_s
 
-    def _schedule_jobs(self, due: dict[int, int], last: list[int], k: int) -> None:
-        """After the jobs ran at tick ``k``: when each robot's job needs attention next."""
+    def _schedule_jobs(self, robots: list[int], due: dict[int, int], last: list[int], k: int) -> None:
+        """After the jobs of ``robots`` ran at tick ``k``: when each of them needs attention next.
+
+        Only they can have changed in a way that needs a tick (robots dispatched meanwhile
+        are driving, and are seen again when their plan ends).
+        """
         jobs, fleet, hz = self.jobs, self.fleet, self.scenario.control_hz
-        for r, job in enumerate(jobs.jobs):
-            if r in due:
-                continue
+        for r in robots:
+            job = jobs.jobs[r]
             left = jobs.ticks_left(r)
             if left is not None:
                 due[r] = last[r] + left
@@ -323,7 +342,6 @@ class FulfilmentTask(Task):
         now_h = self.now_s / 3600.0
         for order in m.expire_orders(now_h):
             self._open.remove(order.id)
-            self.lost_wait_s += self.now_s - order.placed_h * 3600.0
         book = m.book.orders
         for oid in self._open:
             order = book[oid]
@@ -351,6 +369,10 @@ class FulfilmentTask(Task):
     def now_s(self) -> float:
         """Simulated seconds since reset."""
         return self._ticks / self.scenario.control_hz
+
+    def robot_jobs(self) -> list[str]:
+        """The job kind of each robot: ``"pick"``, ``"putaway"`` or ``"idle"`` (no job, or driving home)."""
+        return [job.item.kind if job is not None else "idle" for job in self.jobs.jobs]
 
     def open_orders(self) -> list[Order]:
         """Orders not yet shipped or lost."""
@@ -381,6 +403,7 @@ class FulfilmentTask(Task):
                 self.last_demand / self._rate_scale,
                 m.price_idx / self._price_span,
                 np.maximum(sc.n_epochs - self.epoch - self._lead_epochs, 0.0) / sc.n_epochs,
+                *([m.featured] if self.slots else []),
             ],
             axis=1,
         ).ravel()

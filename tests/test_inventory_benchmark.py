@@ -1,0 +1,65 @@
+"""The lost-sales test bed: the 16 scenario files are the published instances, and the table's figures follow from the shipped files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import warehouse_sim  # noqa: F401 - registers the ids
+from warehouse_sim.operations import load_scenario
+from warehouse_sim.operations.mdp import SingleSkuMdp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+sys.path.insert(0, str(ROOT / "training"))
+import inventory_benchmark as benchmark  # a script of training/, importable once its folder is on the path
+
+
+@pytest.mark.parametrize("instance", benchmark.INSTANCES)
+def test_each_instance_is_zipkins(instance: str) -> None:
+    lead, penalty = (int(x) for x in instance[1:].split("-p"))
+    scenario = load_scenario(benchmark.scenario_name(instance))
+    (sku,) = scenario.skus
+    assert (scenario.mode, scenario.fixed_order_cost, scenario.seasonality, scenario.demand.model) == ("lost_sales", 0.0, (1.0,), "poisson")
+    assert (sku.base_rate, sku.elasticity, sku.holding_cost, sku.unit_cost, sku.lead_time) == (5, 0, 1, 0, lead)
+    assert sku.prices == (0.01,) and sku.penalty + sku.prices[0] == pytest.approx(penalty)
+    assert sku.order_quantities == tuple(range(17)) and benchmark.cost_offset(instance) == pytest.approx(0.05)
+
+
+def test_profit_is_the_demand_term_minus_the_cost() -> None:
+    env = gym.make("warehouse_sim/Inventory-v0", **benchmark.env_kwargs("L2-p19"))
+    env.reset(seed=0)
+    for action in [0, 16, 3, 9, 0, 0, 12]:
+        _, reward, _, _, info = env.step(action)
+        period = info["period"]
+        cost = period["holding_cost"] + 19 * int(period["lost"][0])
+        assert reward * 10 == pytest.approx(0.01 * int(period["demand"][0]) - cost)
+
+
+def test_the_dp_average_cost_is_the_long_run_cost_of_its_policy() -> None:
+    mdp = SingleSkuMdp(load_scenario(benchmark.scenario_name("L1-p9")))
+    solution = mdp.solve()
+    simulated = mdp.simulate(solution.policy[None], episodes=50, horizon=2000, seed=1)[0]
+    assert 0.05 - simulated == pytest.approx(0.05 - solution.gain, rel=0.01)
+    assert 0.05 - solution.gain == pytest.approx(5.4382, abs=1e-4)  # L=1, p=9 (training/results/lost-sales/L1-p9/exact.json)
+
+
+def test_gaps_and_verdicts_follow_from_the_shipped_files() -> None:
+    for instance in benchmark.INSTANCES:
+        folder = benchmark.RESULTS / instance
+        if not (folder / "exact.json").is_file():
+            continue
+        row = benchmark._row(instance)
+        for name, figures in row.rules.items():
+            assert figures is not None and figures[1] >= -1e-9, (instance, name)  # no rule beats the optimum
+        learned = row.learned["ppo"]
+        if learned is not None and (folder / "exact.json").is_file():
+            assert row.beats_cbs is not None
+    text = benchmark.table()
+    assert text.count("\n| ") == len(benchmark.INSTANCES)
+    readme = (ROOT / "README.md").read_text()
+    assert text.split("\n\n")[0] in readme, "the README's test-bed table is not the one the shipped files give"

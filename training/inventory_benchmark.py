@@ -1,0 +1,330 @@
+"""RL against the exact optimum on the lost-sales test bed of the inventory literature.
+
+The 16 instances of Zipkin (2008): Poisson demand with mean 5 per period, holding cost 1,
+lost-sales penalty p in {4, 9, 19, 39}, lead time L in {1, 2, 3, 4}, no ordering cost
+(``assets/scenarios/lost-sales-L<L>-p<p>.yaml``; profit = 0.01 x demand - cost, so the
+average cost per period is 0.05 - the average profit). For each instance::
+
+    python training/inventory_benchmark.py exact [--only L4-p39]      # DP optimum, best base-stock and capped base-stock
+    python training/inventory_benchmark.py train --algo ppo [--only L4-p39] [--timesteps N]
+    python training/inventory_benchmark.py                            # prints the table
+
+- ``exact``: solves the average-cost optimum by relative value iteration, finds the best
+  base-stock and capped base-stock rules (``baseline:base-stock``,
+  ``baseline:capped-base-stock``: grids screened by simulation, finalists evaluated
+  exactly over the 1000-period episode), computes each rule's exact long-run average cost
+  (the stationary distribution of its Markov chain), and plays capped base-stock on the
+  100 judged episodes (seeds 0..99, 1000 periods each) in Inventory-v0. Writes
+  ``training/results/lost-sales/<instance>/exact.json``.
+- ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
+  (the training runner of ``warehouse-sim train``; its periodic evaluations play
+  validation seeds 1000.. and the best model is kept), exports the policy to
+  ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
+  the same 100 episodes against ``baseline:optimal`` into ``<instance>/<algo>/eval.json``.
+- no command (or ``table``): one table from those files: optimal average cost, best
+  base-stock, best capped base-stock, PPO and DQN, each with its gap to the optimum.
+  Gaps of the rules are exact (long-run averages); gaps of PPO and DQN compare their mean
+  cost over the 100 judged episodes with the optimal policy's on the same episodes (the
+  same demand: every policy sees the same draws for a seed). "PPO < CBS" compares PPO and
+  capped base-stock on those same episodes.
+- ``bounds``: checks that order quantities 0..16 and on hand up to 36 do not bind the
+  optimum: solves each instance again with on hand up to 40 and orders 0..20, with the
+  time and peak memory of each solve.
+
+Goals (issue 16): PPO within 2% of the optimum on every instance and better than the best
+capped base-stock on at least 12 of 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_ID = "warehouse_sim/Inventory-v0"
+RESULTS = ROOT / "training" / "results" / "lost-sales"
+RUNS = ROOT / "runs" / "lost-sales"
+INSTANCES: tuple[str, ...] = tuple(f"L{L}-p{p}" for L in (1, 2, 3, 4) for p in (4, 9, 19, 39))
+EPISODES = 100
+RULES = ("base-stock", "capped-base-stock")
+ALGOS = ("ppo", "dqn")
+GOAL_GAP = 0.02
+GOAL_BEAT_CBS = 12
+
+
+def scenario_name(instance: str) -> str:
+    """The scenario file of an instance (``L4-p39`` -> ``lost-sales-L4-p39``)."""
+    return f"lost-sales-{instance}"
+
+
+def env_kwargs(instance: str) -> dict[str, Any]:
+    """Inventory-v0 keyword arguments of an instance."""
+    return {"scenario": scenario_name(instance), "continuous": False}
+
+
+def cost_offset(instance: str) -> float:
+    """``price x mean demand``: the average cost is this minus the average profit per period."""
+    from warehouse_sim.operations import load_scenario
+
+    sku = load_scenario(scenario_name(instance)).skus[0]
+    return sku.prices[0] * sku.base_rate
+
+
+def episode_costs(report: dict[str, Any], instance: str) -> list[float]:
+    """Mean cost per period of each evaluated episode, from an evaluation report (returns are profit / reward_scale)."""
+    from warehouse_sim.operations import load_scenario
+
+    scenario = load_scenario(scenario_name(instance))
+    offset = cost_offset(instance)
+    return [offset - r * scenario.reward_scale / scenario.horizon for r in report["returns"]]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def exact(instance: str) -> dict[str, Any]:
+    """Optimum and rule baselines of one instance: exact figures, and capped base-stock's 100 judged episodes."""
+    import gymnasium as gym
+
+    import warehouse_sim  # noqa: F401 - registers the ids
+    from warehouse_sim.evaluation import evaluate
+    from warehouse_sim.operations import load_scenario
+    from warehouse_sim.operations.mdp import SingleSkuMdp
+    from warehouse_sim.policies.inventory import InventoryRulePolicy, optimal_table
+    from warehouse_sim.policies.registry import make_baseline
+
+    scenario = load_scenario(scenario_name(instance))
+    offset = cost_offset(instance)
+    mdp = SingleSkuMdp(scenario)
+    started = time.perf_counter()
+    solution = mdp.solve()
+    solve_s = time.perf_counter() - started
+    table = optimal_table(scenario)  # the same solution, cached for baseline:optimal below
+    result: dict[str, Any] = {
+        "instance": instance,
+        "states": mdp.n_states,
+        "actions": mdp.n_actions,
+        "optimal": {
+            "average_cost": offset - solution.gain,
+            "iterations": solution.iterations,
+            "solve_s": round(solve_s, 1),
+            "peak_rss_mb_after_solve": round(_peak_rss_mb(), 0),
+            "largest_order": int(mdp.quantities[table // mdp.n_p][mdp.stationary(table) > 1e-12].max()),
+        },
+    }
+    env = gym.make(ENV_ID, **env_kwargs(instance))
+    try:
+        for name in RULES:
+            started = time.perf_counter()
+            policy = make_baseline(name, env)
+            assert isinstance(policy, InventoryRulePolicy)
+            rule = policy.rule
+            params = {k: np.asarray(v).reshape(-1).tolist() for k, v in vars(rule).items()}
+            result[name] = {
+                "parameters": params,
+                "average_cost": offset - mdp.average_reward(rule.table(mdp)),  # type: ignore[attr-defined]
+                "search_s": round(time.perf_counter() - started, 1),
+            }
+    finally:
+        env.close()
+    # the judged episodes of capped base-stock, for the paired comparison with PPO (the
+    # optimal policy plays them in every learned policy's evaluation, against=optimal)
+    report = evaluate(ENV_ID, "baseline:capped-base-stock", env_kwargs=env_kwargs(instance), episodes=EPISODES, seed=0)
+    result["capped-base-stock"]["episode_costs"] = episode_costs(report, instance)
+    return result
+
+
+def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int) -> dict[str, Any]:
+    """Train one policy with the family entry into ``runs/lost-sales/<algo>-<instance>``, then :func:`publish` it."""
+    from warehouse_sim.training import load_train_config, train
+
+    config = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
+    config = config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
+    run_dir = RUNS / f"{algo}-{instance}"
+    train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
+    return publish(instance, algo, run_dir)
+
+
+def publish(instance: str, algo: str, run_dir: Path) -> dict[str, Any]:
+    """Export a finished run of an instance to ``<instance>/<algo>/policy.onnx`` and evaluate it into ``eval.json``.
+
+    The run must have trained on the instance with the family entry (checked against its
+    ``config.yaml``); the ONNX policy plays the 100 judged episodes against ``baseline:optimal``.
+    """
+    from warehouse_sim.evaluation import evaluate
+    from warehouse_sim.export import export_onnx
+    from warehouse_sim.training import load_train_config
+    from warehouse_sim.training.runner import read_run_config
+
+    config, run = read_run_config(run_dir)
+    family = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
+    expected = family.with_overrides(n_timesteps=config.n_timesteps, env_kwargs={**family.env_kwargs, **env_kwargs(instance)})
+    if config != expected:
+        raise ValueError(f"{run_dir} was not trained with the {algo}-lost-sales.yml entry on {instance}")
+    eval_report = json.loads((run_dir / "eval.json").read_text())
+    out = RESULTS / instance / algo
+    out.mkdir(parents=True, exist_ok=True)
+    onnx = out / "policy.onnx"
+    export_onnx(run_dir, onnx)
+    report = evaluate(ENV_ID, str(onnx), env_kwargs=env_kwargs(instance), episodes=EPISODES, seed=0, against="baseline:optimal")
+    report["policy"] = str(onnx.relative_to(ROOT))
+    report["training"] = {
+        "algo": algo,
+        "timesteps": eval_report["timesteps"],
+        "train_wall_time_s": eval_report["wall_time_s"],
+        "kept_best": eval_report.get("kept_best"),
+        "seed": run["seed"],
+        "hyperparams": f"training/hyperparams/{algo}-lost-sales.yml",
+        "command": f"python training/inventory_benchmark.py train --algo {algo} --only {instance} --timesteps {config.n_timesteps}",
+    }
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One instance's figures (costs per period; gaps as fractions of the optimum)."""
+
+    instance: str
+    optimal: float | None
+    rules: dict[str, tuple[float, float] | None]  # name -> (exact cost, gap)
+    learned: dict[str, tuple[float, float, float] | None]  # algo -> (cost, paired gap, its standard error)
+    beats_cbs: bool | None
+
+
+def _row(instance: str) -> Row:
+    folder = RESULTS / instance
+    exact_file = folder / "exact.json"
+    data = json.loads(exact_file.read_text()) if exact_file.is_file() else None
+    optimal = data["optimal"]["average_cost"] if data else None
+    rules: dict[str, tuple[float, float] | None] = {}
+    for name in RULES:
+        rules[name] = None
+        if data and optimal is not None:
+            cost = data[name]["average_cost"]
+            rules[name] = (cost, cost / optimal - 1.0)
+    learned: dict[str, tuple[float, float, float] | None] = {}
+    beats = None
+    for algo in ALGOS:
+        file = folder / algo / "eval.json"
+        learned[algo] = None
+        if not file.is_file():
+            continue
+        report = json.loads(file.read_text())
+        costs = np.array(episode_costs(report, instance))
+        reference = np.array(episode_costs(report["against"], instance))
+        diff = costs / reference.mean() - 1.0
+        learned[algo] = (float(costs.mean()), float(costs.mean() / reference.mean() - 1.0), float(diff.std(ddof=1) / np.sqrt(diff.size)))
+        if algo == "ppo" and data:
+            beats = bool(costs.mean() < np.mean(data["capped-base-stock"]["episode_costs"]))
+    return Row(instance, optimal, rules, learned, beats)
+
+
+def _cell(cost: float | None, gap: float | None = None) -> str:
+    if cost is None:
+        return "–"
+    return f"{cost:.3f}" if gap is None else f"{cost:.3f} ({100 * gap:+.2f}%)"
+
+
+def table() -> str:
+    """The benchmark table (Markdown) from the stored results, with the goals' tallies."""
+    lines = [
+        "| L | p | optimal | best base-stock | best capped base-stock | PPO | DQN | PPO < CBS |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [_row(i) for i in INSTANCES]
+    for row in rows:
+        lead, penalty = row.instance[1:].split("-p")
+        cells = [_cell(row.optimal)]
+        cells += [_cell(*r) if r else "–" for r in row.rules.values()]
+        cells += [f"{_cell(v[0], v[1])} ± {100 * v[2]:.2f}" if v else "–" for v in row.learned.values()]
+        cells.append("–" if row.beats_cbs is None else ("yes" if row.beats_cbs else "no"))
+        lines.append(f"| {lead} | {penalty} | " + " | ".join(cells) + " |")
+    ppo = [r.learned["ppo"] for r in rows if r.learned["ppo"]]
+    within = sum(1 for v in ppo if v[1] <= GOAL_GAP)
+    beats = sum(1 for r in rows if r.beats_cbs)
+    lines.append("")
+    lines.append(
+        f"PPO within {100 * GOAL_GAP:.0f}% of the optimum on {within} of {len(ppo)} trained instances (goal: all 16); "
+        f"better than the best capped base-stock on {beats} (goal: {GOAL_BEAT_CBS} of 16)."
+    )
+    return "\n".join(lines)
+
+
+def bounds(instances: list[str]) -> list[str]:
+    """Optimal costs with the shipped bounds and with on hand up to 40 and orders 0..20 (equal: the bounds do not bind).
+
+    Also the time and peak memory of each solve (the wide L=4 instance is the largest the
+    solver is asked for: 7,974,201 states x 21 actions).
+    """
+    from warehouse_sim.operations import load_scenario
+    from warehouse_sim.operations.mdp import SingleSkuMdp
+
+    out = []
+    for instance in instances:
+        scenario = load_scenario(scenario_name(instance))
+        sku = scenario.skus[0]
+        wide = dataclasses.replace(
+            scenario, skus=(dataclasses.replace(sku, capacity=40, order_quantities=tuple(range(21))),)
+        )
+        figures = []
+        for s in (scenario, wide):
+            mdp = SingleSkuMdp(s)
+            started = time.perf_counter()
+            gain = mdp.solve().gain
+            figures.append(
+                f"{cost_offset(instance) - gain:.6f} ({mdp.n_states:,} states x {mdp.n_actions} actions, "
+                f"{time.perf_counter() - started:.0f} s, peak RSS {_peak_rss_mb():.0f} MB)"
+            )
+        out.append(f"{instance}: optimal cost {figures[0]}; on hand <= 40 and orders 0..20: {figures[1]}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds"))
+    parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
+    parser.add_argument("--algo", choices=ALGOS, default="ppo")
+    parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--run", type=Path, default=None, help="publish: the finished run folder (default runs/lost-sales/<algo>-<instance>)")
+    args = parser.parse_args(argv)
+    instances = args.only or list(INSTANCES)
+    if args.command == "table":
+        print(table())
+        return 0
+    if args.command == "bounds":
+        for line in bounds(instances):
+            print(line, flush=True)
+        return 0
+    for instance in instances:
+        started = time.perf_counter()
+        if args.command == "exact":
+            result = exact(instance)
+            folder = RESULTS / instance
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "exact.json").write_text(json.dumps(result, indent=1) + "\n")
+            summary = ", ".join(f"{k} {result[k]['average_cost']:.4f}" for k in ("optimal", *RULES))
+        else:
+            if args.command == "publish":
+                report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}")
+            else:
+                report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed)
+            costs = episode_costs(report, instance)
+            summary = f"{args.algo} mean cost {np.mean(costs):.4f} over {len(costs)} episodes"
+        print(f"{instance}: {summary} ({time.perf_counter() - started:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
