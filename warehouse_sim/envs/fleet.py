@@ -271,14 +271,15 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
 
     def _observations(self, agents: list[str] | None = None) -> dict[str, AgentObservation]:
         request = self._request
-        out: dict[str, AgentObservation] = {}
-        for agent in self.agents if agents is None else agents:
-            r = self._robot(agent)
-            if request is not None and r in request.robots:
-                out[agent] = {"observation": request.observations[r], "action_mask": request.masks[r]}
-            else:
-                out[agent] = {"observation": self.dispatch.idle_observation(r), "action_mask": self._idle_mask.copy()}
-        return out
+        deciding = request.observations if request is not None else {}
+        robots = [self._robot(a) for a in (self.agents if agents is None else agents)]
+        idle = [r for r in robots if r not in deciding]
+        out = {f"robot_{r}": {"observation": obs, "action_mask": self._idle_mask.copy()}
+               for r, obs in zip(idle, self.dispatch.idle_observations(idle), strict=True)}
+        if request is not None:
+            out.update({f"robot_{r}": {"observation": request.observations[r], "action_mask": request.masks[r]}
+                        for r in robots if r in deciding})
+        return {f"robot_{r}": out[f"robot_{r}"] for r in robots}
 
     def _infos(self, agents: list[str] | None = None) -> dict[str, dict[str, Any]]:
         request = self._request

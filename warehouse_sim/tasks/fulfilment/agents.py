@@ -163,7 +163,10 @@ class AgentDispatch:
             asking = [r for r in asking if masks[r][1:].any()]
             if not asking:
                 return
-            observations = [self._observation(board, r, offers[r], masks[r], ruled.get(r), free, now_s) for r in asking]
+            head, lines = self._global(board, now_s), self._waiting_lines(board)
+            observations = [
+                self._observation(board, r, offers[r], masks[r], ruled.get(r), free, now_s, head, lines) for r in asking
+            ]
             actions = self.decide(asking, observations, [masks[r] for r in asking])
             again = []
             for r, chosen in zip(asking, actions, strict=True):
@@ -199,14 +202,17 @@ class AgentDispatch:
         return head + rest
 
     # ------------------------------------------------------------------ observations
-    def idle_observation(self, robot: int) -> np.ndarray:
-        """The observation of a robot that is not deciding now: its own and global features, no candidates."""
+    def idle_observations(self, robots: Sequence[int]) -> list[np.ndarray]:
+        """The observations of robots that are not deciding now: own and global features, no candidates."""
         board = self.task.jobs
-        obs = np.zeros(self.observation_size, dtype=np.float32)
         head = self._global(board, self.task.now_s)
-        obs[:N_GLOBAL] = np.clip(self._robot_features(board, robot, head, deciding=False, n_valid=0),
-                                 -OBSERVATION_BOUND, OBSERVATION_BOUND)
-        return obs
+        out = []
+        for r in robots:
+            obs = np.zeros(self.observation_size, dtype=np.float32)
+            obs[:N_GLOBAL] = np.clip(self._robot_features(board, r, head, deciding=False, n_valid=0),
+                                     -OBSERVATION_BOUND, OBSERVATION_BOUND)
+            out.append(obs)
+        return out
 
     def _global(self, board: JobBoard, now_s: float) -> np.ndarray:
         task = self.task
@@ -234,17 +240,21 @@ class AgentDispatch:
         out[10] = n_valid / self.candidates
         return out
 
-    def _observation(
-        self, board: JobBoard, r: int, items: list[WorkItem], mask: np.ndarray, ruled: WorkItem | None,
-        free: Sequence[int], now_s: float,
-    ) -> np.ndarray:
-        obs = np.zeros(self.observation_size)
-        head = self._global(board, now_s)
-        obs[:N_GLOBAL] = self._robot_features(board, r, head, deciding=True, n_valid=int(mask[1:].sum()))
-        waiting_lines: dict[int, int] = {}
+    @staticmethod
+    def _waiting_lines(board: JobBoard) -> dict[int, int]:
+        """Order id -> its pick lines waiting."""
+        lines: dict[int, int] = {}
         for it in board.items:
             if it.kind == "pick":
-                waiting_lines[it.order_id] = waiting_lines.get(it.order_id, 0) + 1
+                lines[it.order_id] = lines.get(it.order_id, 0) + 1
+        return lines
+
+    def _observation(
+        self, board: JobBoard, r: int, items: list[WorkItem], mask: np.ndarray, ruled: WorkItem | None,
+        free: Sequence[int], now_s: float, head: np.ndarray, waiting_lines: dict[int, int],
+    ) -> np.ndarray:
+        obs = np.zeros(self.observation_size)
+        obs[:N_GLOBAL] = self._robot_features(board, r, head, deciding=True, n_valid=int(mask[1:].sum()))
         n_r, n_skus = board.fleet.n, self.task.model.n_skus
         for k, item in enumerate(items):
             f = obs[N_GLOBAL + N_PER_CANDIDATE * k : N_GLOBAL + N_PER_CANDIDATE * (k + 1)]
