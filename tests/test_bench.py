@@ -63,3 +63,17 @@ def test_cli_bench_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["bench", "--env", "warehouse_sim/Navigation-v0", "--steps", "50", "--json", str(out)]) == 0
     assert "env steps/s" in capsys.readouterr().out
     assert KEYS <= json.loads(out.read_text()).keys()
+
+
+def test_fast_fidelity_is_benchmarked_beside_physics(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 12: `bench --env-kwargs '{"fidelity": "fast"}'` prints both fidelities, same seeds and actions.
+    kwargs = {"scenario": "warehouse-tiny", "fidelity": "fast"}
+    result = run_bench("warehouse_sim/Fulfilment-v0", env_kwargs=kwargs, steps=3, seed=0)
+    assert result["bare_physics_steps_per_s"] is None  # the fast fidelity has no physics of its own
+    assert result["physics_fidelity_steps_per_s"] > 0
+    assert result["fidelity_speedup"] == pytest.approx(result["steps_per_s"] / result["physics_fidelity_steps_per_s"])
+    physics = run_bench("warehouse_sim/Fulfilment-v0", env_kwargs={"scenario": "warehouse-tiny"}, steps=3, seed=0)
+    assert physics["fidelity_speedup"] is None and physics["overhead_ratio"] is not None
+    assert main(["bench", "--env", "warehouse_sim/Fulfilment-v0", "--env-kwargs", json.dumps(kwargs), "--steps", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "physics fidelity:" in out and "fast / physics speed:" in out

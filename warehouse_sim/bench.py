@@ -11,6 +11,11 @@ report ``None`` for the bare rate and the ratio. Envs that
 expose ``sim_seconds_per_step`` (simulated seconds one step advances) also get the
 simulation speed in simulated seconds per wall second.
 
+An env built with ``fidelity="fast"`` (Fulfilment-v0) has no physics to compare with;
+its reference is the same env with ``fidelity="physics"``: both envs are reset with the
+same seeds and given the same actions, their steps interleaved, and the report adds the
+physics rate and the speed-up (physics step time / fast step time).
+
 Env steps are timed through ``gym.make`` (its wrappers included) with random actions from
 the action space seeded with ``seed``, headless (``render_mode=None``), resetting when an
 episode ends (reset time excluded from the step rate). Each env step is followed by one
@@ -69,7 +74,8 @@ def run_bench(
         A JSON-ready dict: ``env_id``, ``env_kwargs``, ``steps``, ``steps_per_s``,
         ``bare_physics_steps_per_s`` (or None), ``overhead_ratio`` (env time / bare
         time, or None), ``sim_seconds_per_wall_second`` (or None), ``reset_ms``
-        (median), ``versions``.
+        (median), ``versions``; for a fast-fidelity env also
+        ``physics_fidelity_steps_per_s`` and ``fidelity_speedup`` (else None).
 
     Raises:
         ValueError: for ``steps < 1``.
@@ -78,7 +84,11 @@ def run_bench(
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     env = gym.make(env_id, **(env_kwargs or {}))
+    physics: gym.Env[Any, Any] | None = None
     try:
+        if getattr(env.unwrapped, "fidelity", None) == "fast":
+            physics = gym.make(env_id, **{**(env_kwargs or {}), "fidelity": "physics"})
+            physics.reset(seed=seed)
         env.action_space.seed(seed)
         actions = [env.action_space.sample() for _ in range(steps)]
         reset_times = []
@@ -87,7 +97,7 @@ def run_bench(
         reset_times.append(time.perf_counter() - t0)
         base: Any = env.unwrapped
         bare = base.bare_physics_step if getattr(base, "has_physics", False) else None
-        env_time, bare_time = 0.0, 0.0
+        env_time, bare_time, physics_time = 0.0, 0.0, 0.0
         perf = time.perf_counter
         step = env.step
         for action in actions:
@@ -98,6 +108,12 @@ def run_bench(
                 t0 = perf()
                 bare()
                 bare_time += perf() - t0
+            if physics is not None:  # interleaved: the same action on the physics fidelity
+                t0 = perf()
+                _, _, done, cut, _ = physics.step(action)
+                physics_time += perf() - t0
+                if done or cut:
+                    physics.reset()
             if terminated or truncated:
                 t0 = perf()
                 env.reset()
@@ -111,6 +127,8 @@ def run_bench(
         sim_dt = getattr(env.unwrapped, "sim_seconds_per_step", None)
     finally:
         env.close()
+        if physics is not None:
+            physics.close()
     steps_per_s = steps / env_time
     return {
         "env_id": env_id,
@@ -121,6 +139,8 @@ def run_bench(
         "overhead_ratio": env_time / bare_time if bare_time else None,
         "sim_seconds_per_wall_second": steps_per_s * sim_dt if sim_dt else None,
         "reset_ms": float(np.median(reset_times) * 1e3),
+        "physics_fidelity_steps_per_s": steps / physics_time if physics_time else None,
+        "fidelity_speedup": physics_time / env_time if physics_time else None,
         "versions": versions("numpy", "gymnasium", "pybullet"),
     }
 
@@ -134,6 +154,9 @@ def format_bench(result: dict[str, Any]) -> str:
         lines.append(f"  overhead ratio:        {result['overhead_ratio']:.3f}  (env step time / bare physics time)")
     else:
         lines.append("  bare physics:          n/a (no physics)")
+    if result.get("fidelity_speedup") is not None:
+        lines.append(f"  physics fidelity:      {plain(result['physics_fidelity_steps_per_s'])} steps/s (same seeds and actions)")
+        lines.append(f"  fast / physics speed:  {result['fidelity_speedup']:.1f}x")
     if result["sim_seconds_per_wall_second"] is not None:
         lines.append(f"  sim s per wall s:      {plain(result['sim_seconds_per_wall_second'])}")
     lines.append(f"  reset (median):        {plain(result['reset_ms'])} ms")
