@@ -252,6 +252,29 @@ def test_bad_actions_and_arguments_raise_naming_the_problem() -> None:
         FleetEnv(gym.make("warehouse_sim/Inventory-v0"), load_policy("baseline:horizon", gym.make(ENV_ID, scenario="warehouse-tiny")))
 
 
+def test_state_render_and_a_failing_pricing_policy() -> None:
+    env = _tiny(render_mode="rgb_array")
+    env.reset(seed=0)
+    assert env.state_space.contains(env.state())
+    frame = env.render()
+    assert frame is not None and frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
+
+    class Broken:
+        def reset(self, _env: gym.Env[Any, Any]) -> None:
+            pass
+
+        def act(self, _obs: Any) -> Any:
+            raise RuntimeError("pricing failed")
+
+    env.pricing = Broken()
+    with pytest.raises(RuntimeError, match="pricing failed"):
+        env.reset(seed=0)
+    assert env.agents == []
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step({})
+    env.close()
+
+
 def test_import_warehouse_sim_needs_neither_pettingzoo_nor_greenlet() -> None:
     code = "import sys, warehouse_sim; print(sorted(m for m in ('pettingzoo', 'greenlet') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

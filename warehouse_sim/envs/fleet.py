@@ -105,7 +105,7 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
             jobs, masked actions, collisions).
     """
 
-    metadata = {"name": "warehouse_sim_fleet_v0", "render_modes": ["rgb_array"], "is_parallelizable": True}
+    metadata = {"name": "warehouse_sim_fleet_v0", "render_modes": ["human", "rgb_array"], "is_parallelizable": True}
 
     def __init__(self, env: gym.Env[Any, Any], pricing: PricingPolicy, *, candidates: int = 8, rule: str = "nearest") -> None:
         fulfilment = env.unwrapped
@@ -202,7 +202,7 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
         return self.task.observation()
 
     def render(self) -> np.ndarray | None:
-        """The Fulfilment-v0 frame (``render_mode="rgb_array"``), else None."""
+        """The Fulfilment-v0 frame (``render_mode="rgb_array"``), else None (``"human"``: the GUI shows the scene)."""
         frame = self.env.render()
         return frame if isinstance(frame, np.ndarray) else None
 
@@ -236,7 +236,11 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
     def _resume(self, value: Any) -> None:
         """Run the shift until it asks for decisions (kept in ``_request``) or ends."""
         assert self._shift is not None
-        out = self._shift.switch(value)
+        try:
+            out = self._shift.switch(value)
+        except BaseException:  # the shift failed (e.g. the pricing policy raised): it cannot go on
+            self._shift, self._request, self.agents = None, None, []
+            raise
         self._request = out if isinstance(out, _Request) else None
         if self._request is None:
             self._shift = None
