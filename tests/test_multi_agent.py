@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pettingzoo")
+pytest.importorskip("greenlet")
 from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
 
 import warehouse_sim  # noqa: E402
