@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -82,7 +83,10 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             discrete.close()
         baselines = sorted(name for name, spec in BASELINES.items() if env_id in spec.env_ids or not spec.env_ids)
         print(f"{env_id}\n  {summary}\n  observation  {observation}\n  action       {action}")
-        print(f"  baselines    {', '.join(baselines)}  (as --policy baseline:NAME)")
+        listed = f"{', '.join(baselines)}  (as\xa0--policy\xa0baseline:NAME)"  # the hint never split over lines
+        lines = textwrap.fill(listed, width=120, initial_indent="  baselines    ", subsequent_indent=" " * 15,
+                              break_on_hyphens=False)
+        print(lines.replace("\xa0", " "))
     return 0
 
 

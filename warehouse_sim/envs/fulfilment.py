@@ -55,7 +55,11 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
     | C+N+1 .. C+N+k | promotion slots (scenarios whose ``operations`` block has ``promotion_slots: k > 0``; none by default): 0 empty, ``1 + i`` features SKU i for the epoch (its demand times the uplift, part of it taken from its category; the slot cost per epoch) |
 
     Out-of-range, non-integer, NaN or wrongly shaped actions raise ``ValueError``
-    before anything changes.
+    before anything changes. Every action in the space is valid: price levels beyond a
+    SKU's list take its last level, replenishment beyond capacity is accepted (and
+    written off on arrival, a legal if costly choice), and a SKU in two promotion slots
+    is featured once; so :meth:`action_masks` (for sb3-contrib's ``MaskablePPO``)
+    allows everything.
 
     ## Observation Space
 
@@ -228,6 +232,10 @@ class FulfilmentEnv(WarehouseEnv[np.ndarray, np.ndarray]):
         """Run one decision epoch (see the class docstring)."""
         self._frames = []
         return super().step(action)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid choices of each action entry, concatenated (``bool``, ``(sum(nvec),)``): all true (see Action Space)."""
+        return np.ones(int(self.nvec.sum()), dtype=bool)
 
     def recent_frames(self) -> list[tuple[float, np.ndarray, dict[str, Any]]]:
         """``rgb_array`` only: ``(sim_time_s, frame, kpis)`` every ``frame_interval_s`` of the last step.

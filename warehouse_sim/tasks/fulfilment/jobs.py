@@ -11,14 +11,17 @@ Jobs (one per robot at a time):
   then are the units sellable: :meth:`OperationsModel.put_away`).
 
 A robot without a job drives to its home cell (out of the aisles). Free robots get the
-waiting work by a dispatch rule (:mod:`warehouse_sim.tasks.fulfilment.dispatch`).
+waiting work by a dispatch rule (:mod:`warehouse_sim.tasks.fulfilment.dispatch`), or by a
+:class:`Dispatcher` set on the board (the robots as agents,
+:mod:`warehouse_sim.tasks.fulfilment.agents`); both hand out work through
+:meth:`JobBoard.assign`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -55,6 +58,19 @@ class Job:
     dest: tuple[Cell, ...] = ()
 
 
+class Dispatcher(Protocol):
+    """Decides which free robots take which waiting work, instead of the dispatch rule.
+
+    Called at every dispatch moment with waiting work and free robots (each control tick
+    on the physics clock, at the events of the fast one); it hands out work with
+    :meth:`JobBoard.assign` (or none: the robots stay free until the next moment).
+    """
+
+    def __call__(self, board: JobBoard, free: list[int], now_s: float, rule: int) -> None:
+        """Assign work to some of the ``free`` robots (``rule``: the dispatch rule in force)."""
+        ...
+
+
 class JobBoard:
     """Waiting work and the robots' jobs of one warehouse.
 
@@ -68,6 +84,8 @@ class JobBoard:
     Attributes:
         items: Work waiting for a robot, in arrival order.
         jobs: The job of each robot, or None.
+        dispatcher: Who hands out waiting work at dispatch moments: None for the dispatch
+            rule in force, or a :class:`Dispatcher`.
     """
 
     def __init__(
@@ -85,6 +103,7 @@ class JobBoard:
         self._station = tuple(layout.station_faces)
         self._dock = tuple(layout.dock_cells)
         self._dt = 1.0 / scenario.control_hz
+        self.dispatcher: Dispatcher | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -230,6 +249,35 @@ class JobBoard:
             m.put_away(item.sku, item.units)
         self.jobs[r] = None
 
+    # ------------------------------------------------------------------ dispatch
+    def distance(self, r: int, item: WorkItem) -> float:
+        """Grid distance in cells from robot ``r``'s cell to the nearest source cell of ``item``."""
+        planner = self.fleet.planner
+        return or_far(planner.distance_to_any(planner.cell(r), item.source))
+
+    def rule_pairs(self, rule: int, free: Sequence[int]) -> list[tuple[int, int]]:
+        """The ``(robot, index in items)`` pairs the dispatch rule ``rule`` makes for the ``free`` robots, in its order."""
+        return DISPATCH[DISPATCH_RULES[rule]](self.items, free, self.distance)
+
+    def assign(self, r: int, item: WorkItem, now_s: float) -> bool:
+        """Give the waiting ``item`` to the free robot ``r``: plan it to the item's source and start the job.
+
+        Args:
+            r: A robot without a job, standing idle.
+            item: One of :attr:`items` (by identity); it leaves the waiting list.
+            now_s: Simulated seconds since reset.
+
+        Returns:
+            Whether the robot took the item; False (nothing changed) when no plan to its
+            source was found now.
+        """
+        goal = self.fleet.send(r, item.source, now_s)
+        if goal is None:
+            return False
+        self.jobs[r] = Job(item, "to_source", goal=goal)
+        del self.items[next(k for k, it in enumerate(self.items) if it is item)]
+        return True
+
     def _dispatch(self, rule: int, now_s: float) -> None:
         if not self.items:
             return
@@ -237,19 +285,9 @@ class JobBoard:
         free = [r for r in range(fleet.n) if self.jobs[r] is None and fleet.idle(r)]
         if not free:
             return
-        planner = fleet.planner
-
-        def distance(r: int, item: WorkItem) -> float:
-            return or_far(planner.distance_to_any(planner.cell(r), item.source))
-
-        pairs = DISPATCH[DISPATCH_RULES[rule]](self.items, free, distance)
-        taken = []
-        for r, k in pairs:
-            item = self.items[k]
-            goal = fleet.send(r, item.source, now_s)
-            if goal is None:
-                continue
-            self.jobs[r] = Job(item, "to_source", goal=goal)
-            taken.append(k)
-        for k in sorted(taken, reverse=True):
-            del self.items[k]
+        if self.dispatcher is not None:
+            self.dispatcher(self, free, now_s, rule)
+            return
+        waiting = list(self.items)
+        for r, k in self.rule_pairs(rule, free):
+            self.assign(r, waiting[k], now_s)
