@@ -24,7 +24,7 @@ HEAVY = ("torch", "stable_baselines3", "sb3_contrib", "ray", "optuna")
 #: Modules made of SB3 subclasses (e.g. ``BaseCallback``), which import SB3 at module level.
 #: Only functions import them, so no import chain from ``warehouse_sim`` reaches SB3
 #: (checked below by importing every other module).
-SB3_MODULES = ("training/callbacks.py",)
+SB3_MODULES = ("training/callbacks.py", "training/ray_vec_env.py")
 #: Heavy dependencies that only one layer may import (lazily): Ray (and Optuna, Tune's
 #: search algorithm) are the training layer's engine.
 ONLY_IN = {"ray": "training", "optuna": "training"}

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ import yaml
 from warehouse_sim.cli import main
 from warehouse_sim.training import load_train_config
 from warehouse_sim.training.config import config_from_entry
-from warehouse_sim.training.ray_vec_env import ACTOR_RESTARTED, RayEnvConfig
+from warehouse_sim.training.ray_cluster import RayEnvConfig
+from warehouse_sim.training.ray_vec_env import ACTOR_RESTARTED
 
 NAV = "warehouse_sim/Navigation-v0"
 INV = "warehouse_sim/Inventory-v0"
@@ -96,11 +97,12 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str, log: Sequence[str] = ()) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+            tail = "".join(log[-20:])
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}" + (f"; its stderr:\n{tail}" if tail else ""))
         time.sleep(0.2)
 
 
@@ -243,11 +245,11 @@ def test_training_with_env_actors_on_two_nodes_survives_losing_one_and_resumes(
         return sorted(int(p.name) for p in (run / "checkpoints").glob("0*"))
 
     try:
-        _wait_for(lambda: bool(checkpoints()), 300, "the first checkpoint")
+        _wait_for(lambda: bool(checkpoints()), 300, "the first checkpoint", err)
         node.kill_raylet()  # the second node is lost mid-run: one of the two env actors with it
-        _wait_for(lambda: any("was lost" in line for line in err), 300, "the lost actor to be reported")
+        _wait_for(lambda: any("was lost" in line for line in err), 300, "the lost actor to be reported", err)
         reported = checkpoints()[-1]
-        _wait_for(lambda: checkpoints()[-1] > reported, 300, "a checkpoint after the loss")
+        _wait_for(lambda: checkpoints()[-1] > reported, 300, "a checkpoint after the loss", err)
         assert not (run / "model.zip").exists(), "the run went on after the loss, and is not over yet"
         process.kill()  # then its driver dies too: the run folder resumes like any other
         process.wait(timeout=60)

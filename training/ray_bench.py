@@ -55,7 +55,8 @@ def _factory(env_id: str, kwargs: Mapping[str, Any]) -> Callable[[], gym.Env[Any
 def _vec_env(kind: str, factories: list[Callable[[], gym.Env[Any, Any]]]) -> Any:
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    from warehouse_sim.training.ray_vec_env import RayEnvConfig, make_ray_vec_env
+    from warehouse_sim.training.ray_cluster import RayEnvConfig
+    from warehouse_sim.training.ray_vec_env import make_ray_vec_env
 
     if kind == "subproc":
         return SubprocVecEnv(factories)
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     import torch
 
-    from warehouse_sim.training.ray_vec_env import init_ray
+    from warehouse_sim.training.ray_cluster import init_ray
 
     torch.set_num_threads(1)
     owned = init_ray(args.address)

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar, get_args
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim._yaml import read_yaml
 from warehouse_sim.training.algo_args import check_algo_args
-from warehouse_sim.training.ray_vec_env import RayEnvConfig
+from warehouse_sim.training.ray_cluster import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
@@ -128,7 +128,7 @@ class TrainConfig:
             ``against`` baseline's (e.g. ``{is_success: 0.9}``); ``eval.json`` says
             whether the run met it.
         ray: With ``vec_env: ray``: envs per actor, CPUs per actor, restarts
-            (:class:`~warehouse_sim.training.ray_vec_env.RayEnvConfig`); ``None``: its defaults.
+            (:class:`~warehouse_sim.training.ray_cluster.RayEnvConfig`); ``None``: its defaults.
     """
 
     env_id: str

@@ -30,250 +30,33 @@ this process writes each finished episode (``info["episode"]``) to the run folde
 ``monitor/<session>-<rank>.monitor.csv``, so the files are where the run folder is, not
 on the worker nodes.
 
-Ray is imported when a vec env is made (:func:`import_ray`), never at module import.
+This module subclasses SB3's ``VecEnv``, so it imports SB3: the training layer imports it
+lazily, when a run uses ``vec_env: ray``. Ray is imported when a vec env is made.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
-import os
 import pickle
-import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import cloudpickle
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.monitor import ResultsWriter
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
-from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.training.ray_cluster import EnvActor, RayClusterError, RayEnvConfig, import_ray, init_ray
 
 logger = logging.getLogger(__name__)
 
-#: How to install Ray with what training needs.
-RAY_INSTALL_HINT = 'pip install ".[train,ray]"'
 #: ``info`` key (and ``info["reason"]``) of an episode ended by the loss of its actor.
 ACTOR_RESTARTED = "actor_restarted"
 #: Seconds between attempts to reach an actor that Ray is restarting.
 _RETRY_PERIOD_S = 0.5
-
-
-class RayClusterError(ConnectionError):
-    """The Ray cluster cannot host the env actors, or lost one for good."""
-
-
-@dataclass(frozen=True)
-class RayEnvConfig:
-    """How the envs of ``vec_env: ray`` are spread over actors (the ``ray`` hyperparameter).
-
-    Attributes:
-        envs_per_actor: Envs stepped together in one actor. ``None``: as few per actor
-            as lets every actor get its CPUs from what the cluster has free when the
-            run starts (``ceil(n_envs / actors)`` with ``actors = free CPUs // num_cpus``).
-        num_cpus: CPUs Ray reserves for each actor (fractions allowed; 0: no reservation).
-        max_restarts: Restarts of a lost actor before the run fails (Ray's ``max_restarts``).
-        start_timeout_s: Seconds to wait for the actors to start, or for a lost actor to
-            come back, before failing with :class:`RayClusterError`.
-    """
-
-    envs_per_actor: int | None = None
-    num_cpus: float = 1.0
-    max_restarts: int = 3
-    start_timeout_s: float = 300.0
-
-    def __post_init__(self) -> None:
-        if self.envs_per_actor is not None:
-            check_int("ray.envs_per_actor", self.envs_per_actor)
-        check_real("ray.num_cpus", self.num_cpus)
-        check_int("ray.max_restarts", self.max_restarts, low=0)
-        check_real("ray.start_timeout_s", self.start_timeout_s, strict=True)
-
-    def split(self, n_envs: int, free_cpus: float) -> list[range]:
-        """Assign env indices ``0..n_envs-1`` to actors, as evenly as possible (the first ones get one more).
-
-        Args:
-            n_envs: Number of envs.
-            free_cpus: CPUs the cluster has free (used when ``envs_per_actor`` is ``None``).
-
-        Returns:
-            One range of consecutive env indices per actor.
-        """
-        if self.envs_per_actor is not None:
-            n_actors = math.ceil(n_envs / self.envs_per_actor)
-        elif self.num_cpus > 0:
-            n_actors = max(1, min(n_envs, int(free_cpus // self.num_cpus)))
-        else:
-            n_actors = n_envs
-        size, extra = divmod(n_envs, n_actors)
-        bounds = np.cumsum([0] + [size + (i < extra) for i in range(n_actors)])
-        return [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def import_ray() -> ModuleType:
-    """Import and return the ``ray`` module.
-
-    Raises:
-        gymnasium.error.DependencyNotInstalled: if Ray is not installed (the message
-            names :data:`RAY_INSTALL_HINT`).
-    """
-    try:
-        import ray
-    except ImportError:
-        raise gym.error.DependencyNotInstalled(f"Ray is not installed: {RAY_INSTALL_HINT}") from None
-    return ray
-
-
-def probe_address(address: str | None, *, timeout_s: float = 10.0) -> None:
-    """Fail fast if nothing listens at a ``HOST:PORT`` (or ``ray://HOST:PORT``) Ray address.
-
-    ``ray.init`` keeps retrying an address where no cluster answers for many minutes;
-    this opens (and closes) one TCP connection instead. ``None`` and ``"auto"`` are not
-    probed (Ray resolves them at once).
-
-    Raises:
-        RayClusterError: if the address is malformed or nothing accepts a connection there.
-    """
-    if address is None or address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise RayClusterError(f"a Ray address is HOST:PORT, ray://HOST:PORT or auto, got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        raise RayClusterError(f"no Ray cluster at {address}: {exc.strerror or exc}") from None
-
-
-def init_ray(address: str | None) -> bool:
-    """Connect this process to Ray unless it is connected already.
-
-    Args:
-        address: A cluster address (``"HOST:PORT"``, ``"auto"`` for the cluster that
-            ``ray start`` runs on this machine, ``"ray://..."``), or ``None`` to start a
-            local Ray for this process (unless ``RAY_ADDRESS`` names a cluster).
-
-    Returns:
-        ``True`` if this call connected (the caller shuts Ray down when done).
-
-    Raises:
-        gymnasium.error.DependencyNotInstalled: if Ray is not installed.
-        RayClusterError: if no cluster answers at ``address`` (see :func:`probe_address`).
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        return False
-    probe_address(address)
-    options: dict[str, Any] = {"address": address, "logging_level": logging.ERROR, "log_to_driver": False}
-    if address is None and not os.environ.get("RAY_ADDRESS"):
-        options["include_dashboard"] = False  # a local Ray for this process: no web dashboard
-    try:
-        ray.init(**options)
-    except ConnectionError as exc:
-        raise RayClusterError(f"no Ray cluster at {address!r}: {' '.join(str(exc).split())}") from None
-    return True
-
-
-class EnvActor:
-    """The envs of one Ray actor (run by Ray as ``ray.remote(EnvActor)``).
-
-    Results go back pickled, so the driver gets fresh, writable arrays (Ray's zero-copy
-    arrays are read-only), as from ``SubprocVecEnv``'s pipes.
-
-    Args:
-        env_fns: The cloudpickled list of this actor's env factories (closures and
-            functions of ``__main__`` travel by value), called here, in the actor's process.
-    """
-
-    def __init__(self, env_fns: bytes) -> None:
-        envs = [fn() for fn in cloudpickle.loads(env_fns)]
-        if not all(isinstance(env, gym.Env) for env in envs):  # old gym API: SB3's shim, as SubprocVecEnv
-            from stable_baselines3.common.vec_env.patch_gym import _patch_env
-
-            envs = [_patch_env(env) for env in envs]
-        self.envs: list[gym.Env[Any, Any]] = envs
-        #: Per env, the info of its latest reset (sent with every step, as SubprocVecEnv's worker does).
-        self.reset_infos: list[dict[str, Any]] = [{} for _ in self.envs]
-
-    def node_id(self) -> str:
-        """The id of the Ray node this actor runs on."""
-        import ray
-
-        return str(ray.get_runtime_context().get_node_id())
-
-    def spaces(self) -> tuple[gym.Space[Any], gym.Space[Any]]:
-        """``(observation_space, action_space)`` of the first env."""
-        return self.envs[0].observation_space, self.envs[0].action_space
-
-    def step(self, actions: Sequence[Any]) -> bytes:
-        """Step every env with its action; reset the envs whose episode ended.
-
-        Returns:
-            Pickled list of ``(obs, reward, done, info, reset_info)`` per env, as
-            ``SubprocVecEnv``'s worker sends them.
-        """
-        results = []
-        for i, (env, action) in enumerate(zip(self.envs, actions, strict=True)):
-            obs, reward, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
-            if done:
-                info["terminal_observation"] = obs
-                obs, self.reset_infos[i] = env.reset()
-            results.append((obs, reward, done, info, self.reset_infos[i]))
-        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def reset(self, seeds: Sequence[int | None], options: Sequence[dict[str, Any]]) -> bytes:
-        """Reset every env with its seed and options; pickled list of ``(obs, reset_info)``."""
-        results = [
-            env.reset(seed=seed, **({"options": opts} if opts else {}))
-            for env, seed, opts in zip(self.envs, seeds, options, strict=True)
-        ]
-        self.reset_infos = [reset_info for _, reset_info in results]
-        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def render(self, local: Sequence[int]) -> bytes:
-        """Pickled list of ``env.render()`` for the envs ``local``."""
-        return pickle.dumps([self.envs[i].render() for i in local], protocol=pickle.HIGHEST_PROTOCOL)
-
-    def get_attr(self, name: str, local: Sequence[int]) -> bytes:
-        """Pickled list of ``env.get_wrapper_attr(name)`` for the envs ``local``."""
-        return pickle.dumps([self.envs[i].get_wrapper_attr(name) for i in local], protocol=pickle.HIGHEST_PROTOCOL)
-
-    def has_attr(self, name: str) -> bool:
-        """Whether every env has the attribute ``name`` (on any wrapper)."""
-        try:
-            for env in self.envs:
-                env.get_wrapper_attr(name)
-        except AttributeError:
-            return False
-        return True
-
-    def set_attr(self, name: str, value: Any, local: Sequence[int]) -> bytes:
-        """``setattr(env, name, value)`` on the outer wrapper of the envs ``local``; pickled ``None`` per env."""
-        for i in local:
-            setattr(self.envs[i], name, value)
-        return pickle.dumps([None for _ in local])
-
-    def env_method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], local: Sequence[int]) -> bytes:
-        """Pickled list of ``env.get_wrapper_attr(name)(*args, **kwargs)`` for the envs ``local``."""
-        results = [self.envs[i].get_wrapper_attr(name)(*args, **kwargs) for i in local]
-        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper[Any, Any, Any, Any]], local: Sequence[int]) -> bytes:
-        """Pickled list: whether each env in ``local`` is wrapped in ``wrapper_class``."""
-        from stable_baselines3.common.env_util import is_wrapped
-
-        return pickle.dumps([is_wrapped(self.envs[i], wrapper_class) for i in local])
-
-    def close(self) -> None:
-        """Close every env."""
-        for env in self.envs:
-            env.close()
 
 
 def make_ray_vec_env(
@@ -306,272 +89,261 @@ def make_ray_vec_env(
         RayClusterError: no cluster at ``address``, or the actors did not start within
             ``config.start_timeout_s``.
     """
-    return _ray_vec_env_class()(
-        env_fns, config=config or RayEnvConfig(), address=address, monitor_files=monitor_files, env_id=env_id
-    )
+    return RayVecEnv(env_fns, config=config or RayEnvConfig(), address=address, monitor_files=monitor_files, env_id=env_id)
 
 
-@functools.cache
-def _ray_vec_env_class() -> type:
-    """Define ``RayVecEnv`` (its base class comes from SB3, imported here, not at module import)."""
-    from stable_baselines3.common.monitor import ResultsWriter
-    from stable_baselines3.common.vec_env import VecEnv
-    from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
+class RayVecEnv(VecEnv):
+    """SB3 ``VecEnv`` over envs in Ray actors; see :mod:`warehouse_sim.training.ray_vec_env`."""
 
-    class RayVecEnv(VecEnv):
-        """SB3 ``VecEnv`` over envs in Ray actors; see :mod:`warehouse_sim.training.ray_vec_env`."""
-
-        def __init__(
-            self,
-            env_fns: Sequence[Callable[[], gym.Env[Any, Any]]],
-            *,
-            config: RayEnvConfig,
-            address: str | None,
-            monitor_files: Sequence[str] | None,
-            env_id: str,
-        ) -> None:
-            self._ray = import_ray()
-            self._owns_ray = init_ray(address)
-            self._config = config
-            self._actors: list[Any] = []
-            self.closed = False
-            try:
-                self._slices = config.split(len(env_fns), self._ray.available_resources().get("CPU", 0.0))
-                remote = self._ray.remote(EnvActor).options(
-                    num_cpus=config.num_cpus,
-                    max_restarts=config.max_restarts,
-                    max_task_retries=0,
-                    scheduling_strategy="SPREAD",
-                )
-                self._actors = [remote.remote(cloudpickle.dumps([env_fns[i] for i in envs])) for envs in self._slices]
-                spaces = self._wait_started()
-            except BaseException:
-                self._release()
-                raise
-            self._owner = [(a, j) for a, envs in enumerate(self._slices) for j in range(len(envs))]
-            self.restarts = [0] * len(self._actors)
-            self._seed_base: int | None = None
-            self._last_obs: list[Any] = [None] * len(env_fns)
-            self._pending: list[Any] | None = None
-            self._t_start = time.time()
-            self._writers = (
-                [ResultsWriter(path, header={"t_start": self._t_start, "env_id": env_id}) for path in monitor_files]
-                if monitor_files is not None
-                else None
+    def __init__(
+        self,
+        env_fns: Sequence[Callable[[], gym.Env[Any, Any]]],
+        *,
+        config: RayEnvConfig,
+        address: str | None,
+        monitor_files: Sequence[str] | None,
+        env_id: str,
+    ) -> None:
+        self._ray = import_ray()
+        self._owns_ray = init_ray(address)
+        self._config = config
+        self._actors: list[Any] = []
+        self.closed = False
+        try:
+            self._slices = config.split(len(env_fns), self._ray.available_resources().get("CPU", 0.0))
+            remote = self._ray.remote(EnvActor).options(
+                num_cpus=config.num_cpus,
+                max_restarts=config.max_restarts,
+                max_task_retries=0,
+                scheduling_strategy="SPREAD",
             )
-            super().__init__(len(env_fns), *spaces)
-
-        def _wait_started(self) -> tuple[gym.Space[Any], gym.Space[Any]]:
-            refs = [actor.spaces.remote() for actor in self._actors]
-            ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=self._config.start_timeout_s)
-            if len(ready) < len(refs):
-                free = self._ray.available_resources().get("CPU", 0.0)
-                raise RayClusterError(
-                    f"only {len(ready)} of {len(refs)} env actors started within {self._config.start_timeout_s:g} s "
-                    f"(each asks for {self._config.num_cpus:g} CPU, the cluster has {free:g} free): "
-                    "set ray.envs_per_actor or ray.num_cpus, or add nodes"
-                )
-            spaces: tuple[gym.Space[Any], gym.Space[Any]] = self._ray.get(refs[0])
-            return spaces
-
-        def actor_nodes(self) -> list[str]:
-            """The Ray node id of each actor, in actor order."""
-            return [str(n) for n in self._ray.get([actor.node_id.remote() for actor in self._actors])]
-
-        @property
-        def actor_envs(self) -> list[range]:
-            """The env indices held by each actor."""
-            return list(self._slices)
-
-        # -- seeding, reset, step ---------------------------------------------------------
-
-        def seed(self, seed: int | None = None) -> Sequence[int | None]:
-            """As ``VecEnv.seed``; also the root of the seeds of restarted actors' envs."""
-            seeds = super().seed(seed)
-            self._seed_base = seeds[0]
-            return seeds
-
-        def reset(self) -> Any:
-            """Reset every env with the seeds/options set since the last reset (used once)."""
-            refs = [
-                actor.reset.remote([self._seeds[i] for i in envs], [self._options[i] for i in envs])
-                for actor, envs in zip(self._actors, self._slices, strict=True)
-            ]
-            results: list[Any] = []
-            for a, ref in enumerate(refs):
-                try:
-                    results.extend(pickle.loads(self._ray.get(ref)))
-                except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
-                    envs = self._slices[a]
-                    self._note_restart(a, exc, "its reset is repeated with the same seeds")
-                    seeds, options = [self._seeds[i] for i in envs], [self._options[i] for i in envs]
-                    results.extend(self._call_restarted(a, "reset", seeds, options))
-            obs, self.reset_infos = zip(*results, strict=True)  # type: ignore[assignment]
-            self._last_obs = list(obs)
-            self._reset_seeds()
-            self._reset_options()
-            return _stack_obs(obs, self.observation_space)
-
-        def step_async(self, actions: np.ndarray) -> None:
-            """Send each actor the actions of its envs (one remote call per actor)."""
-            self._pending = [
-                actor.step.remote(actions[envs.start : envs.stop])
-                for actor, envs in zip(self._actors, self._slices, strict=True)
-            ]
-
-        def step_wait(self) -> Any:
-            """Collect the actors' batches; a lost actor's episodes end truncated (see the module)."""
-            assert self._pending is not None, "step_wait() without step_async()"
-            refs, self._pending = self._pending, None
-            results: list[Any] = []
-            for a, ref in enumerate(refs):
-                try:
-                    results.extend(pickle.loads(self._ray.get(ref)))
-                except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
-                    results.extend(self._truncate_lost(a, exc))
-            obs, rewards, dones, infos, self.reset_infos = zip(*results, strict=True)  # type: ignore[assignment]
-            self._last_obs = list(obs)
-            if self._writers is not None:
-                self._write_episodes(infos)
-            return _stack_obs(obs, self.observation_space), np.stack(rewards), np.stack(dones), list(infos)
-
-        def _truncate_lost(self, a: int, exc: Exception) -> list[tuple[Any, float, bool, dict[str, Any], dict[str, Any]]]:
-            envs = self._slices[a]
-            self._note_restart(a, exc, f"the episodes of envs {envs.start}..{envs.stop - 1} end truncated")
-            seeds = [self._restart_seed(i, self.restarts[a]) for i in envs]
-            reset = self._call_restarted(a, "reset", seeds, [{} for _ in envs])
-            results = []
-            for i, (obs, reset_info) in zip(envs, reset, strict=True):
-                info = {
-                    "TimeLimit.truncated": True,
-                    "terminal_observation": self._last_obs[i],
-                    ACTOR_RESTARTED: True,
-                    "reason": ACTOR_RESTARTED,
-                }
-                results.append((obs, 0.0, True, info, reset_info))
-            return results
-
-        def _note_restart(self, a: int, exc: Exception, consequence: str) -> None:
-            self.restarts[a] += 1
-            if self.restarts[a] > self._config.max_restarts:
-                raise RayClusterError(
-                    f"env actor {a} was lost {self.restarts[a]} times (ray.max_restarts is {self._config.max_restarts})"
-                ) from exc
-            logger.warning(
-                "env actor %d (envs %d..%d) was lost or unreachable (%s); Ray restarts it (restart %d of at most %d) and %s",
-                a, self._slices[a].start, self._slices[a].stop - 1, type(exc).__name__, self.restarts[a],
-                self._config.max_restarts, consequence,
-            )  # fmt: skip
-
-        def _restart_seed(self, env_index: int, restart: int) -> int | None:
-            if self._seed_base is None:
-                return None
-            state = np.random.SeedSequence([self._seed_base, env_index, restart]).generate_state(1)
-            return int(state[0])
-
-        def _call_restarted(self, a: int, method: str, *args: Any) -> Any:
-            """Call ``method`` on actor ``a`` once Ray has restarted it; unpickle the result."""
-            deadline = time.monotonic() + self._config.start_timeout_s
-            while True:
-                remaining = deadline - time.monotonic()
-                try:
-                    ref = getattr(self._actors[a], method).remote(*args)
-                    return pickle.loads(self._ray.get(ref, timeout=max(remaining, 0.0)))
-                except self._ray.exceptions.ActorUnavailableError:
-                    if remaining <= 0:
-                        break
-                    time.sleep(_RETRY_PERIOD_S)
-                except self._ray.exceptions.ActorDiedError as exc:
-                    raise RayClusterError(f"env actor {a} died and Ray could not restart it: {exc}") from None
-                except self._ray.exceptions.GetTimeoutError:
-                    break
-            raise RayClusterError(
-                f"env actor {a} did not come back within {self._config.start_timeout_s:g} s (no free CPU on the cluster?)"
-            )
-
-        def _write_episodes(self, infos: Sequence[dict[str, Any]]) -> None:
-            assert self._writers is not None
-            for writer, info in zip(self._writers, infos, strict=True):
-                episode = info.get("episode")
-                if episode is not None:
-                    writer.write_row({"r": episode["r"], "l": episode["l"], "t": round(time.time() - self._t_start, 6)})
-
-        # -- everything else SubprocVecEnv offers ------------------------------------------
-
-        def _gather(self, indices: Any, call: Callable[[Any, list[int]], Any]) -> list[Any]:
-            """One ``call(actor, local indices)`` per actor holding envs in ``indices``; results in request order."""
-            order = [int(i) for i in self._get_indices(indices)]
-            by_actor: dict[int, list[int]] = {}
-            for i in order:
-                a, j = self._owner[i]
-                by_actor.setdefault(a, []).append(j)
-            groups = list(by_actor.items())
-            values = self._get_all([call(self._actors[a], local) for a, local in groups])
-            per_actor = {a: iter(pickle.loads(v)) for (a, _), v in zip(groups, values, strict=True)}
-            return [next(per_actor[self._owner[i][0]]) for i in order]
-
-        def _get_all(self, refs: list[Any]) -> list[Any]:
-            """``ray.get`` for calls other than step/reset: a lost actor is a :class:`RayClusterError`."""
-            try:
-                return list(self._ray.get(refs))
-            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
-                raise RayClusterError(f"an env actor was lost during the call: {type(exc).__name__}") from exc
-
-        def get_images(self) -> Sequence[np.ndarray | None]:
-            """``render()`` of every env (``rgb_array`` mode), as ``SubprocVecEnv``."""
-            if self.render_mode != "rgb_array":
-                import warnings
-
-                warnings.warn(
-                    f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to obtain images.",
-                    stacklevel=2,
-                )
-                return [None for _ in range(self.num_envs)]
-            return self._gather(None, lambda actor, local: actor.render.remote(local))
-
-        def has_attr(self, attr_name: str) -> bool:
-            """Whether every env has ``attr_name``."""
-            return all(self._get_all([actor.has_attr.remote(attr_name) for actor in self._actors]))
-
-        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-            """``env.get_wrapper_attr(attr_name)`` of each env in ``indices``."""
-            return self._gather(indices, lambda actor, local: actor.get_attr.remote(attr_name, local))
-
-        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-            """``setattr`` on each env in ``indices``."""
-            self._gather(indices, lambda actor, local: actor.set_attr.remote(attr_name, value, local))
-
-        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-            """Call ``method_name`` of each env in ``indices``."""
-            return self._gather(
-                indices, lambda actor, local: actor.env_method.remote(method_name, method_args, method_kwargs, local)
-            )
-
-        def env_is_wrapped(self, wrapper_class: type[gym.Wrapper[Any, Any, Any, Any]], indices: Any = None) -> list[bool]:
-            """Whether each env in ``indices`` is wrapped in ``wrapper_class``."""
-            return self._gather(indices, lambda actor, local: actor.env_is_wrapped.remote(wrapper_class, local))
-
-        def close(self) -> None:
-            """Close the envs, end the actors, and disconnect from Ray if this vec env connected. Idempotent."""
-            if self.closed:
-                return
-            self.closed = True
-            refs = [actor.close.remote() for actor in self._actors]
-            try:
-                self._ray.get(refs, timeout=self._config.start_timeout_s)
-            except (self._ray.exceptions.RayError, TimeoutError):
-                logger.warning("some env actors could not close their envs (lost or stuck); ending them anyway")
-            if self._writers is not None:
-                for writer in self._writers:
-                    writer.close()
+            self._actors = [remote.remote(cloudpickle.dumps([env_fns[i] for i in envs])) for envs in self._slices]
+            spaces = self._wait_started()
+        except BaseException:
             self._release()
+            raise
+        self._owner = [(a, j) for a, envs in enumerate(self._slices) for j in range(len(envs))]
+        self.restarts = [0] * len(self._actors)
+        self._seed_base: int | None = None
+        self._last_obs: list[Any] = [None] * len(env_fns)
+        self._pending: list[Any] | None = None
+        self._t_start = time.time()
+        self._writers = (
+            [ResultsWriter(path, header={"t_start": self._t_start, "env_id": env_id}) for path in monitor_files]
+            if monitor_files is not None
+            else None
+        )
+        super().__init__(len(env_fns), *spaces)
 
-        def _release(self) -> None:
-            for actor in self._actors:
-                self._ray.kill(actor, no_restart=True)
-            self._actors = []
-            if self._owns_ray:
-                self._ray.shutdown()
-                self._owns_ray = False
+    def _wait_started(self) -> tuple[gym.Space[Any], gym.Space[Any]]:
+        refs = [actor.spaces.remote() for actor in self._actors]
+        ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=self._config.start_timeout_s)
+        if len(ready) < len(refs):
+            free = self._ray.available_resources().get("CPU", 0.0)
+            raise RayClusterError(
+                f"only {len(ready)} of {len(refs)} env actors started within {self._config.start_timeout_s:g} s "
+                f"(each asks for {self._config.num_cpus:g} CPU, the cluster has {free:g} free): "
+                "set ray.envs_per_actor or ray.num_cpus, or add nodes"
+            )
+        spaces: tuple[gym.Space[Any], gym.Space[Any]] = self._ray.get(refs[0])
+        return spaces
 
-    return RayVecEnv
+    def actor_nodes(self) -> list[str]:
+        """The Ray node id of each actor, in actor order."""
+        return [str(n) for n in self._ray.get([actor.node_id.remote() for actor in self._actors])]
+
+    @property
+    def actor_envs(self) -> list[range]:
+        """The env indices held by each actor."""
+        return list(self._slices)
+
+    # -- seeding, reset, step ---------------------------------------------------------
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        """As ``VecEnv.seed``; also the root of the seeds of restarted actors' envs."""
+        seeds = super().seed(seed)
+        self._seed_base = seeds[0]
+        return seeds
+
+    def reset(self) -> Any:
+        """Reset every env with the seeds/options set since the last reset (used once)."""
+        refs = [
+            actor.reset.remote([self._seeds[i] for i in envs], [self._options[i] for i in envs])
+            for actor, envs in zip(self._actors, self._slices, strict=True)
+        ]
+        results: list[Any] = []
+        for a, ref in enumerate(refs):
+            try:
+                results.extend(pickle.loads(self._ray.get(ref)))
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
+                envs = self._slices[a]
+                self._note_restart(a, exc, "its reset is repeated with the same seeds")
+                seeds, options = [self._seeds[i] for i in envs], [self._options[i] for i in envs]
+                results.extend(self._call_restarted(a, "reset", seeds, options))
+        obs, self.reset_infos = zip(*results, strict=True)  # type: ignore[assignment]
+        self._last_obs = list(obs)
+        self._reset_seeds()
+        self._reset_options()
+        return _stack_obs(obs, self.observation_space)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Send each actor the actions of its envs (one remote call per actor)."""
+        self._pending = [
+            actor.step.remote(actions[envs.start : envs.stop])
+            for actor, envs in zip(self._actors, self._slices, strict=True)
+        ]
+
+    def step_wait(self) -> Any:
+        """Collect the actors' batches; a lost actor's episodes end truncated (see the module)."""
+        assert self._pending is not None, "step_wait() without step_async()"
+        refs, self._pending = self._pending, None
+        results: list[Any] = []
+        for a, ref in enumerate(refs):
+            try:
+                results.extend(pickle.loads(self._ray.get(ref)))
+            except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
+                results.extend(self._truncate_lost(a, exc))
+        obs, rewards, dones, infos, self.reset_infos = zip(*results, strict=True)  # type: ignore[assignment]
+        self._last_obs = list(obs)
+        if self._writers is not None:
+            self._write_episodes(infos)
+        return _stack_obs(obs, self.observation_space), np.stack(rewards), np.stack(dones), list(infos)
+
+    def _truncate_lost(self, a: int, exc: Exception) -> list[tuple[Any, float, bool, dict[str, Any], dict[str, Any]]]:
+        envs = self._slices[a]
+        self._note_restart(a, exc, f"the episodes of envs {envs.start}..{envs.stop - 1} end truncated")
+        seeds = [self._restart_seed(i, self.restarts[a]) for i in envs]
+        reset = self._call_restarted(a, "reset", seeds, [{} for _ in envs])
+        results = []
+        for i, (obs, reset_info) in zip(envs, reset, strict=True):
+            info = {
+                "TimeLimit.truncated": True,
+                "terminal_observation": self._last_obs[i],
+                ACTOR_RESTARTED: True,
+                "reason": ACTOR_RESTARTED,
+            }
+            results.append((obs, 0.0, True, info, reset_info))
+        return results
+
+    def _note_restart(self, a: int, exc: Exception, consequence: str) -> None:
+        self.restarts[a] += 1
+        if self.restarts[a] > self._config.max_restarts:
+            raise RayClusterError(
+                f"env actor {a} was lost {self.restarts[a]} times (ray.max_restarts is {self._config.max_restarts})"
+            ) from exc
+        logger.warning(
+            "env actor %d (envs %d..%d) was lost or unreachable (%s); Ray restarts it (restart %d of at most %d) and %s",
+            a, self._slices[a].start, self._slices[a].stop - 1, type(exc).__name__, self.restarts[a],
+            self._config.max_restarts, consequence,
+        )  # fmt: skip
+
+    def _restart_seed(self, env_index: int, restart: int) -> int | None:
+        if self._seed_base is None:
+            return None
+        state = np.random.SeedSequence([self._seed_base, env_index, restart]).generate_state(1)
+        return int(state[0])
+
+    def _call_restarted(self, a: int, method: str, *args: Any) -> Any:
+        """Call ``method`` on actor ``a`` once Ray has restarted it; unpickle the result."""
+        deadline = time.monotonic() + self._config.start_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                ref = getattr(self._actors[a], method).remote(*args)
+                return pickle.loads(self._ray.get(ref, timeout=max(remaining, 0.0)))
+            except self._ray.exceptions.ActorUnavailableError:
+                if remaining <= 0:
+                    break
+                time.sleep(_RETRY_PERIOD_S)
+            except self._ray.exceptions.ActorDiedError as exc:
+                raise RayClusterError(f"env actor {a} died and Ray could not restart it: {exc}") from None
+            except self._ray.exceptions.GetTimeoutError:
+                break
+        raise RayClusterError(
+            f"env actor {a} did not come back within {self._config.start_timeout_s:g} s (no free CPU on the cluster?)"
+        )
+
+    def _write_episodes(self, infos: Sequence[dict[str, Any]]) -> None:
+        assert self._writers is not None
+        for writer, info in zip(self._writers, infos, strict=True):
+            episode = info.get("episode")
+            if episode is not None:
+                writer.write_row({"r": episode["r"], "l": episode["l"], "t": round(time.time() - self._t_start, 6)})
+
+    # -- everything else SubprocVecEnv offers ------------------------------------------
+
+    def _gather(self, indices: Any, call: Callable[[Any, list[int]], Any]) -> list[Any]:
+        """One ``call(actor, local indices)`` per actor holding envs in ``indices``; results in request order."""
+        order = [int(i) for i in self._get_indices(indices)]
+        by_actor: dict[int, list[int]] = {}
+        for i in order:
+            a, j = self._owner[i]
+            by_actor.setdefault(a, []).append(j)
+        groups = list(by_actor.items())
+        values = self._get_all([call(self._actors[a], local) for a, local in groups])
+        per_actor = {a: iter(pickle.loads(v)) for (a, _), v in zip(groups, values, strict=True)}
+        return [next(per_actor[self._owner[i][0]]) for i in order]
+
+    def _get_all(self, refs: list[Any]) -> list[Any]:
+        """``ray.get`` for calls other than step/reset: a lost actor is a :class:`RayClusterError`."""
+        try:
+            return list(self._ray.get(refs))
+        except (self._ray.exceptions.RayActorError, self._ray.exceptions.ObjectLostError) as exc:
+            raise RayClusterError(f"an env actor was lost during the call: {type(exc).__name__}") from exc
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """``render()`` of every env (``rgb_array`` mode), as ``SubprocVecEnv``."""
+        if self.render_mode != "rgb_array":
+            import warnings
+
+            warnings.warn(
+                f"The render mode is {self.render_mode}, but this method assumes it is `rgb_array` to obtain images.",
+                stacklevel=2,
+            )
+            return [None for _ in range(self.num_envs)]
+        return self._gather(None, lambda actor, local: actor.render.remote(local))
+
+    def has_attr(self, attr_name: str) -> bool:
+        """Whether every env has ``attr_name``."""
+        return all(self._get_all([actor.has_attr.remote(attr_name) for actor in self._actors]))
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        """``env.get_wrapper_attr(attr_name)`` of each env in ``indices``."""
+        return self._gather(indices, lambda actor, local: actor.get_attr.remote(attr_name, local))
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        """``setattr`` on each env in ``indices``."""
+        self._gather(indices, lambda actor, local: actor.set_attr.remote(attr_name, value, local))
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
+        """Call ``method_name`` of each env in ``indices``."""
+        return self._gather(
+            indices, lambda actor, local: actor.env_method.remote(method_name, method_args, method_kwargs, local)
+        )
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper[Any, Any, Any, Any]], indices: Any = None) -> list[bool]:
+        """Whether each env in ``indices`` is wrapped in ``wrapper_class``."""
+        return self._gather(indices, lambda actor, local: actor.env_is_wrapped.remote(wrapper_class, local))
+
+    def close(self) -> None:
+        """Close the envs, end the actors, and disconnect from Ray if this vec env connected. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        refs = [actor.close.remote() for actor in self._actors]
+        try:
+            self._ray.get(refs, timeout=self._config.start_timeout_s)
+        except (self._ray.exceptions.RayError, TimeoutError):
+            logger.warning("some env actors could not close their envs (lost or stuck); ending them anyway")
+        if self._writers is not None:
+            for writer in self._writers:
+                writer.close()
+        self._release()
+
+    def _release(self) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor, no_restart=True)
+        self._actors = []
+        if self._owns_ray:
+            self._ray.shutdown()
+            self._owns_ray = False

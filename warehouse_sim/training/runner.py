@@ -266,7 +266,7 @@ def _preflight(config: TrainConfig, seed: int, ray_address: str | None) -> None:
 def _check_ray(config: TrainConfig, ray_address: str | None) -> None:
     """Fail before anything is written if ``vec_env: ray`` cannot work (or an address is given without it)."""
     if config.resolved_vec_env() == "ray":
-        from warehouse_sim.training.ray_vec_env import import_ray, probe_address
+        from warehouse_sim.training.ray_cluster import import_ray, probe_address
 
         import_ray()
         probe_address(ray_address)

@@ -351,7 +351,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, address: str | None = Non
     Raises:
         SweepSpecError: if ``out_dir`` exists and is not empty.
         gymnasium.error.DependencyNotInstalled: without Ray (or Optuna for ``search: optuna``).
-        warehouse_sim.training.ray_vec_env.RayClusterError: no cluster at ``address``.
+        warehouse_sim.training.ray_cluster.RayClusterError: no cluster at ``address``.
     """
     sweep_dir = Path(out_dir).resolve()
     if sweep_dir.exists() and (not sweep_dir.is_dir() or any(sweep_dir.iterdir())):
@@ -417,7 +417,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 
 def _import_tune(spec: SweepSpec) -> Any:
-    from warehouse_sim.training.ray_vec_env import RAY_INSTALL_HINT, import_ray
+    from warehouse_sim.training.ray_cluster import RAY_INSTALL_HINT, import_ray
 
     import_ray()
     try:
@@ -437,7 +437,7 @@ def _ray_connection(address: str | None) -> Iterator[None]:
     """Connect to Ray for the sweep (and disconnect after, if this connected)."""
     import ray
 
-    from warehouse_sim.training.ray_vec_env import init_ray
+    from warehouse_sim.training.ray_cluster import init_ray
 
     owned = init_ray(address)
     try:
