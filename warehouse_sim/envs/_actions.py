@@ -6,31 +6,53 @@ Box actions beyond their bounds are clipped to them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 
-def box_action(action: Any, shape: tuple[int, ...], low: Any = -1.0, high: Any = 1.0) -> np.ndarray:
-    """Return ``action`` as a float array of ``shape``, clipped to ``[low, high]``.
+class BoxAction:
+    """Checks actions against one ``Box``: a float array of its shape, clipped to its bounds.
 
     Float arrays keep their precision (a float32 policy output is binned in float32, as
-    it always was); anything else numeric becomes float64.
+    it always was); anything else numeric becomes float64. Built once per env: a float
+    array of the right shape inside the bounds (what a policy sends every step) costs a
+    list conversion and a copy, no numpy reductions.
 
-    Raises:
-        ValueError: if it is not numeric, has another shape, or holds NaN or inf.
+    Args:
+        shape: The Box's shape.
+        low: Its lower bounds (a scalar or an array of ``shape``).
+        high: Its upper bounds.
     """
-    try:
-        array = np.asarray(action)
-        if array.dtype.kind != "f":
-            array = array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"action must be a float array of shape {shape}, got {action!r}") from None
-    if array.shape != shape:
-        raise ValueError(f"action must have shape {shape}, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise ValueError(f"action must be finite, got {action!r}")
-    return array.clip(low, high)
+
+    def __init__(self, shape: tuple[int, ...], low: Any = -1.0, high: Any = 1.0) -> None:
+        self.shape, self.low, self.high = shape, low, high
+        self._low = np.broadcast_to(low, shape).ravel().tolist()
+        self._high = np.broadcast_to(high, shape).ravel().tolist()
+
+    def __call__(self, action: Any) -> np.ndarray:
+        """Return ``action`` as a new float array of the Box's shape, clipped to its bounds.
+
+        Raises:
+            ValueError: if it is not numeric, has another shape, or holds NaN or inf.
+        """
+        array = action
+        if type(array) is not np.ndarray or array.dtype.kind != "f":
+            try:
+                array = np.asarray(action)
+                if array.dtype.kind != "f":
+                    array = array.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"action must be a float array of shape {self.shape}, got {action!r}") from None
+        if array.shape != self.shape:
+            raise ValueError(f"action must have shape {self.shape}, got shape {array.shape}")
+        inside = True
+        for value, low, high in zip(array.ravel().tolist(), self._low, self._high, strict=True):
+            if not math.isfinite(value):
+                raise ValueError(f"action must be finite, got {action!r}")
+            inside = inside and low <= value <= high
+        return array.copy() if inside else array.clip(self.low, self.high)
 
 
 def discrete_action(action: Any, n: int, *, start: int = 0) -> int:

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from warehouse_sim.envs._actions import box_action, discrete_action, multi_discrete_action
+from warehouse_sim.envs._actions import BoxAction, discrete_action, multi_discrete_action
 from warehouse_sim.tasks.base import Task
 
 ObsType = TypeVar("ObsType")
@@ -125,7 +125,10 @@ class WarehouseEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
         """
         space = self.action_space
         if isinstance(space, spaces.Box):
-            return box_action(action, space.shape, space.low, space.high)
+            cached = self.__dict__.get("_box_action")
+            if cached is None or cached[0] is not space:  # built once per action space
+                cached = self._box_action = (space, BoxAction(space.shape, space.low, space.high))
+            return cached[1](action)
         if isinstance(space, spaces.Discrete):
             return discrete_action(action, int(space.n), start=int(space.start))
         if isinstance(space, spaces.MultiDiscrete):

@@ -128,12 +128,12 @@ class Layout:
             raise ValueError("rows: no rack has a free aisle cell beside it (no pick face)")
 
     # ------------------------------------------------------------------ geometry
-    @property
+    @cached_property
     def shape(self) -> tuple[int, int]:
         """Grid shape ``(n_rows, n_cols)``."""
         return len(self.rows), len(self.rows[0])
 
-    @property
+    @cached_property
     def size(self) -> tuple[float, float]:
         """Floor extent ``(width_x, depth_y)`` in metres."""
         n_rows, n_cols = self.shape

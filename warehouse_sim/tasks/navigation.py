@@ -155,23 +155,26 @@ def navigation_observation(
         ``float32[config.obs_size]``.
     """
     robot = config.robot
-    x, y, yaw = float(pose[0]), float(pose[1]), float(pose[2])
+    x, y, yaw = pose[:3].tolist()
+    v, omega = velocity[:2].tolist()
     dx, dy = goal[0] - x, goal[1] - y
     bearing = math.atan2(dy, dx) - yaw
-    tail = [
+    lidar_range = config.lidar_range
+    values = [r / lidar_range for r in ranges.tolist()]  # plain floats: numpy per-element calls cost more here
+    values += [
         min(math.hypot(dx, dy) / math.hypot(*floor_size), 1.0),
         math.sin(bearing),
         math.cos(bearing),
-        min(max(float(velocity[0]) / robot.v_max, -1.0), 1.0),
-        min(max(float(velocity[1]) / robot.omega_max, -1.0), 1.0),
+        min(max(v / robot.v_max, -1.0), 1.0),
+        min(max(omega / robot.omega_max, -1.0), 1.0),
     ]
     if config.route_hint:
         if waypoint is None:
             raise ValueError("the route hint needs a waypoint")
         hx, hy = waypoint[0] - x, waypoint[1] - y
         hb = math.atan2(hy, hx) - yaw
-        tail += [min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0), math.sin(hb), math.cos(hb)]
-    return np.array([*(ranges / config.lidar_range).tolist(), *tail], dtype=np.float32)
+        values += [min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0), math.sin(hb), math.cos(hb)]
+    return np.array(values, dtype=np.float32)
 
 
 @dataclass
