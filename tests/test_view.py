@@ -146,7 +146,7 @@ def test_ctrl_c_stops_the_live_view_quietly() -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "warehouse_sim", "view", "--env", "warehouse_sim/Fulfilment-v0", "--env-kwargs",
-         '{"scenario": "warehouse-tiny"}', "--episodes", "5"],
+         '{"scenario": "warehouse-tiny"}', "--episodes", "10000"],  # still running when Ctrl-C comes, on any machine
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     time.sleep(20)  # the GUI is up and the shift is running (an earlier Ctrl-C is as quiet: see view())
