@@ -148,6 +148,8 @@ def test_ctrl_c_stops_the_live_view_quietly() -> None:
         [sys.executable, "-m", "warehouse_sim", "view", "--env", "warehouse_sim/Fulfilment-v0", "--env-kwargs",
          '{"scenario": "warehouse-tiny"}', "--episodes", "50"],  # still running when Ctrl-C comes (5 ended within 20 s on the CI machine)
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a user's Ctrl-C: the child must not inherit an ignored SIGINT from this test process
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(20)  # the GUI is up and the shift is running (an earlier Ctrl-C is as quiet: see view())
     proc.send_signal(signal.SIGINT)
