@@ -63,3 +63,13 @@ def test_gaps_and_verdicts_follow_from_the_shipped_files() -> None:
     assert text.count("\n| ") == len(benchmark.INSTANCES)
     readme = (ROOT / "README.md").read_text()
     assert text.split("\n\n")[0] in readme, "the README's test-bed table is not the one the shipped files give"
+
+
+def test_plot_draws_the_gaps_of_the_shipped_files(tmp_path: Path) -> None:
+    out = tmp_path / "gaps.png"
+    assert benchmark.main(["plot", "--out", str(out)]) == 0
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1] > 300
+    assert [p.name for p in tmp_path.iterdir()] == ["gaps.png"]  # written atomically: no temporary left

@@ -8,6 +8,7 @@ average cost per period is 0.05 - the average profit). For each instance::
     python training/inventory_benchmark.py exact [--only L4-p39]      # DP optimum, best base-stock and capped base-stock
     python training/inventory_benchmark.py train --algo ppo [--only L4-p39] [--timesteps N]
     python training/inventory_benchmark.py                            # prints the table
+    python training/inventory_benchmark.py plot                       # the gaps as a bar chart (gaps.png)
 
 - ``exact``: solves the average-cost optimum by relative value iteration, finds the best
   base-stock and capped base-stock rules (``baseline:base-stock``,
@@ -27,6 +28,9 @@ average cost per period is 0.05 - the average profit). For each instance::
   cost over the 100 judged episodes with the optimal policy's on the same episodes (the
   same demand: every policy sees the same draws for a seed). "PPO < CBS" compares PPO and
   capped base-stock on those same episodes.
+- ``plot``: the table's gaps to the optimum as grouped bars per instance (rules exact,
+  PPO and DQN with one standard error), the 2% goal as a line, written to
+  ``training/results/lost-sales/gaps.png`` (``--out`` elsewhere).
 - ``bounds``: checks that order quantities 0..16 and on hand up to 36 do not bind the
   optimum: solves each instance again with on hand up to 40 and orders 0..20, with the
   time and peak memory of each solve.
@@ -260,6 +264,41 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def plot(path: Path) -> None:
+    """Write the gaps to the optimum (%) of every instance and policy as a grouped bar chart (PNG) to ``path``.
+
+    Rules' gaps are exact; PPO's and DQN's carry one standard error of the paired gap.
+    Instances without figures have no bars.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from warehouse_sim.plotting import save_figure_atomic
+
+    rows = [_row(i) for i in INSTANCES]
+    series: list[tuple[str, list[float], list[float] | None]] = [
+        (name, [100 * r.rules[name][1] if r.rules[name] else np.nan for r in rows], None) for name in RULES
+    ]
+    for algo in ALGOS:
+        learned = [r.learned[algo] for r in rows]
+        series.append((algo.upper(), [100 * v[1] if v else np.nan for v in learned], [100 * v[2] if v else 0.0 for v in learned]))
+    fig, ax = plt.subplots(figsize=(12, 4.2))
+    x = np.arange(len(rows))
+    width = 0.8 / len(series)
+    for k, (label, gaps, errors) in enumerate(series):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, gaps, width, yerr=errors, label=label, capsize=2)
+    ax.axhline(100 * GOAL_GAP, color="black", linestyle="--", linewidth=1, label=f"goal: {100 * GOAL_GAP:.0f}%")
+    ax.set_xticks(x, INSTANCES, rotation=45)
+    ax.set_ylabel("average cost above the optimum (%)")
+    ax.set_title("Lost-sales test bed (Zipkin 2008): gap to the exact optimum per instance")
+    ax.legend(fontsize=8, ncol=len(series) + 1)
+    fig.tight_layout()
+    save_figure_atomic(fig, path)
+    plt.close(fig)
+
+
 def bounds(instances: list[str]) -> list[str]:
     """Optimal costs with the shipped bounds and with on hand up to 40 and orders 0..20 (equal: the bounds do not bind).
 
@@ -292,16 +331,21 @@ def bounds(instances: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds"))
+    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds", "plot"))
     parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gaps.png", help="plot: the PNG to write")
     parser.add_argument("--run", type=Path, default=None, help="publish: the finished run folder (default runs/lost-sales/<algo>-<instance>)")
     args = parser.parse_args(argv)
     instances = args.only or list(INSTANCES)
     if args.command == "table":
         print(table())
+        return 0
+    if args.command == "plot":
+        plot(args.out)
+        print(f"wrote {args.out}")
         return 0
     if args.command == "bounds":
         for line in bounds(instances):
