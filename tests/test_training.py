@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import yaml
 
 from warehouse_sim.evaluation import load_policy, run_episodes, summarize_episodes
+from warehouse_sim.export import export_onnx
 from warehouse_sim.training import NormalizeConfig, TrainConfig, load_train_config, read_run_config, resume, train
 from warehouse_sim.training.checkpoints import best_checkpoint, list_checkpoints
 from warehouse_sim.training.config import config_from_entry, hyperparams_dir
@@ -237,6 +239,25 @@ def test_keep_best_keeps_the_best_validation_model_also_across_a_resume(tmp_path
     resumed = resume(killed)
     assert resumed.timesteps == 1_024
     _kept_is_the_best_evaluated(killed, resumed.eval_report["kept_best"], seed=500, episodes=2)
+
+
+def test_reward_only_normalisation_keeps_best_exports_and_evaluates(tmp_path: Path) -> None:
+    # SB3 creates no obs_rms without norm_obs: the kept best model's statistics must still load
+    # (the lost-sales hyperparameters, normalize {norm_obs: false, norm_reward: true}, failed here).
+    config = _tiny_ppo(normalize=NormalizeConfig(norm_obs=False, norm_reward=True), eval_freq=128, keep_best=True, checkpoint_freq=0)
+    result = train(config, out_dir=tmp_path / "run", seed=1)
+    assert result.timesteps == 512 and result.eval_report["kept_best"] is not None
+    export_onnx(result.run_dir, tmp_path / "policy.onnx")
+    env = gym.make(INV, scenario="reference-single-sku")
+    try:
+        onnx, sb3 = load_policy(str(tmp_path / "policy.onnx"), env), load_policy(str(result.run_dir / "model.zip"), env)
+        obs, _ = env.reset(seed=0)
+        for _ in range(20):  # no observation scaling on either side
+            action = sb3.act(obs)
+            assert np.allclose(onnx.act(obs), action, atol=1e-5)
+            obs, *_ = env.step(action)
+    finally:
+        env.close()
 
 
 def test_kill_9_during_dqn_training_then_resume_with_replay_buffer(tmp_path: Path) -> None:

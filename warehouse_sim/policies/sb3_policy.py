@@ -115,8 +115,9 @@ def load_normalizer(path: str | Path, observation_space: Any) -> Any:
     return normalizer
 
 
-#: Attributes ``VecNormalize.normalize_obs`` reads (a missing one sends its ``__getattr__`` into a recursion).
-_NORMALIZER_FIELDS = ("norm_obs", "obs_rms", "clip_obs", "epsilon", "training")
+#: Attributes ``VecNormalize.normalize_obs`` reads (a missing one sends its ``__getattr__`` into a
+#: recursion); ``obs_rms`` too, which SB3 creates only with ``norm_obs``.
+_NORMALIZER_FIELDS = ("norm_obs", "clip_obs", "epsilon", "training")
 
 
 def _normalizer_problem(state: dict[str, Any], shape: tuple[int, ...] | None) -> str | None:
@@ -135,6 +136,8 @@ def _normalizer_problem(state: dict[str, Any], shape: tuple[int, ...] | None) ->
         return None
     from stable_baselines3.common.running_mean_std import RunningMeanStd
 
+    if "obs_rms" not in state:
+        return "missing obs_rms"
     if not isinstance(state["obs_rms"], RunningMeanStd):
         return f"obs_rms is a {type(state['obs_rms']).__name__}"
     try:
