@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from warehouse_sim.evaluation import evaluate, format_report, kpi_scalars, summarize, trace_episode, wilson_interval
-from warehouse_sim.plotting import plot_episode, save_figure_atomic
+from warehouse_sim.plotting import fulfilment_series, plot_episode, save_figure_atomic
 
 NAV = "warehouse_sim/Navigation-v0"
 INV = "warehouse_sim/Inventory-v0"
+FUL = "warehouse_sim/Fulfilment-v0"
 
 
 def test_summary_statistics_match_the_textbook() -> None:
@@ -143,3 +144,33 @@ def test_parallel_evaluation_checks_its_arguments_before_any_episode() -> None:
         evaluate(INV, "baseline:random", episodes=2, jobs=0)
     with pytest.raises(ValueError, match="unknown baseline"):
         evaluate(INV, "baseline:nope", episodes=2, jobs=2)
+
+
+def test_fulfilment_plot_shows_classes_backlog_and_utilisation_against_the_baseline() -> None:
+    # Issue 12: price, stock and pipeline per SKU class, backlog and fleet utilisation over the shift.
+    kwargs = {"scenario": "warehouse-tiny", "fidelity": "fast"}
+    episode, env = trace_episode(FUL, "baseline:random", env_kwargs=kwargs, seed=1)
+    reference, ref_env = trace_episode(FUL, "baseline:horizon", env_kwargs=kwargs, seed=1)
+    ref_env.close()
+    try:
+        classes = env.unwrapped.task.classes
+        fig = plot_episode(episode, env, name="baseline:random", reference=reference, reference_name="baseline:horizon")
+    finally:
+        env.close()
+    series = fulfilment_series(episode.trace, classes)
+    last = episode.trace[-1]["info"]
+    # per class: the classes partition the SKUs, so the class sums add up to the totals
+    assert np.allclose(series["on_hand"].sum(axis=1), [np.sum(r["info"]["period"]["on_hand"]) for r in episode.trace])
+    prices = np.array([r["info"]["period"]["price"] for r in episode.trace])
+    assert np.allclose(series["price"], [[p[classes == k].mean() for k in range(classes.max() + 1)] for p in prices])
+    # the epochs' busy shares average (time-weighted) to the shift's utilisation
+    hours = series["hours"]
+    assert np.all((series["utilisation"] > -1e-9) & (series["utilisation"] < 1 + 1e-9))  # busy share, up to rounding
+    assert np.dot(series["utilisation"], np.diff(hours, prepend=0.0)) / hours[-1] == pytest.approx(last["robot_utilisation"])
+    assert series["backlog"][-1] == last["backlog"] and series["profit"][-1] == last["cumulative"]["profit"]
+    labels = {label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]}
+    assert {"class A (baseline:random)", "class A (baseline:horizon)", "baseline:random", "baseline:horizon"} <= labels
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == [
+        "price per class", "stock on hand per class", "pipeline per class", "backlog", "fleet utilisation", "cumulative profit"
+    ]
+    assert fig.axes[-1].get_xlabel() == "shift clock (simulated hours)"

@@ -63,14 +63,19 @@ def plot_episode(
     cumulative profit, in units and currency units; the title gives each profit and
     states the reward scale (the return is profit / ``reward_scale``). Navigation
     episodes (records with ``"pose"``) show the trajectories on the map and the
-    straight-line distance to the goal over time. Other envs: reward and return.
+    straight-line distance to the goal over time. Fulfilment episodes show, per SKU
+    class, the mean price, stock on hand and pipeline, and the order backlog, the
+    fleet's utilisation per decision epoch and the cumulative profit, over the shift
+    clock (:func:`fulfilment_series`). Other envs: reward and return.
     """
     runs = [(name, episode)] + ([(reference_name or "reference", reference)] if reference is not None else [])
     for label, run in runs:
         if not run.trace:
             raise ValueError(f"the episode of {label} has no trace (run it with trace=True)")
     first = (episode.trace or [{}])[0]
-    if isinstance(first.get("info", {}).get("period"), dict):
+    if isinstance(first.get("info", {}).get("period"), dict) and "backlog" in first["info"]:
+        fig = _plot_fulfilment(runs, env)
+    elif isinstance(first.get("info", {}).get("period"), dict):
         fig = _plot_inventory(runs, env)
     elif "pose" in first:
         fig = _plot_navigation(runs, env)
@@ -152,6 +157,74 @@ def draw_inventory(
     axes[-1].axhline(0.0, color="grey", lw=0.6)
     axes[-1].legend(fontsize=7, loc="upper left")
     axes[-1].set_xlabel(period_label)
+
+
+#: Fulfilment panels: (:func:`fulfilment_series` key, panel label with units).
+FULFILMENT_SERIES: tuple[tuple[str, str], ...] = (
+    ("price", "price per class\n(mean, currency units)"),
+    ("on_hand", "stock on hand per class\n(units, end of epoch)"),
+    ("on_order", "pipeline per class\n(units on order)"),
+    ("backlog", "backlog\n(open orders, end of epoch)"),
+    ("utilisation", "fleet utilisation\n(busy share, per epoch)"),
+    ("profit", "cumulative profit\n(currency units)"),
+)
+#: Fulfilment series that hold for a whole epoch (drawn as steps); the others are end-of-epoch states.
+_PER_EPOCH = frozenset({"price", "utilisation"})
+
+
+def fulfilment_series(trace: Sequence[dict[str, Any]], classes: np.ndarray) -> dict[str, np.ndarray]:
+    """The series of a traced Fulfilment episode that :func:`plot_episode` draws.
+
+    Args:
+        trace: Per-step records (``info`` of every decision epoch).
+        classes: ``(n_skus,)`` price class of each SKU (0 = A, the fastest movers).
+
+    Returns:
+        ``hours`` ``(T,)`` shift clock at the end of each epoch; ``price`` ``(T, n_classes)``
+        mean price of the class's SKUs; ``on_hand`` and ``on_order`` ``(T, n_classes)``
+        units summed over the class; ``backlog`` ``(T,)`` open orders; ``utilisation``
+        ``(T,)`` the fleet's busy share within each epoch (from the cumulative
+        ``robot_utilisation``); ``profit`` ``(T,)`` cumulative profit.
+    """
+    classes = np.asarray(classes)
+    n_classes = int(classes.max()) + 1
+    seconds = np.array([float(r["info"]["sim_time_s"]) for r in trace])
+    out: dict[str, np.ndarray] = {"hours": seconds / 3600.0}
+    for key in ("price", "on_hand", "on_order"):
+        values = np.array([np.asarray(r["info"]["period"][key], dtype=np.float64) for r in trace])
+        per_class = np.stack([values[:, classes == k].sum(axis=1) for k in range(n_classes)], axis=1)
+        out[key] = per_class / np.bincount(classes, minlength=n_classes) if key == "price" else per_class
+    busy = np.array([float(r["info"]["robot_utilisation"]) for r in trace]) * seconds  # robot-seconds / n
+    out["utilisation"] = np.diff(busy, prepend=0.0) / np.diff(seconds, prepend=0.0)
+    out["backlog"] = np.array([float(r["info"]["backlog"]) for r in trace])
+    out["profit"] = np.array([float(r["info"]["cumulative"]["profit"]) for r in trace])
+    return out
+
+
+def _plot_fulfilment(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any, Any]) -> Figure:
+    classes = np.asarray(getattr(env.unwrapped, "task").classes)  # noqa: B009 - the env's typed attribute is Any
+    fig, axes = _new_figure(len(FULFILMENT_SERIES), panel_height=1.7)
+    for (label, run), style in zip(runs, _STYLES, strict=False):
+        series = fulfilment_series(run.trace or [], classes)
+        edges = np.concatenate([[0.0], series["hours"]])
+        for ax, (key, ylabel) in zip(axes, FULFILMENT_SERIES, strict=True):
+            values = series[key]
+            columns = values.T if values.ndim == 2 else values[None, :]
+            for k, column in enumerate(columns):
+                name = f"class {'ABCDEFGH'[k] if k < 8 else k}" if values.ndim == 2 else short_label(label)
+                shown = f"{name} ({short_label(label)})" if values.ndim == 2 and len(runs) > 1 else name
+                colour = _COLOURS[k % len(_COLOURS)] if values.ndim == 2 else "black"
+                if key in _PER_EPOCH:  # decided for, or measured over, the epoch: a step across it
+                    ax.stairs(column, edges, color=colour, label=shown, baseline=None, **style)
+                else:  # a state at the end of each epoch
+                    ax.plot(series["hours"], column, color=colour, label=shown, marker=".", ms=3, **style)
+            ax.set_ylabel(ylabel, fontsize=8)
+    for ax in axes[:-1]:
+        ax.legend(fontsize=6, loc="upper right", ncol=2)
+    axes[-1].legend(fontsize=7, loc="upper left")
+    axes[-1].axhline(0.0, color="grey", lw=0.6)
+    axes[-1].set_xlabel("shift clock (simulated hours)")
+    return fig
 
 
 def short_label(label: str) -> str:
