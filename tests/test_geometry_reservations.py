@@ -210,3 +210,65 @@ def test_random_fleet_execution_never_collides_and_never_deadlocks(seed: int) ->
                 held.append(fp.next_cell(r))  # type: ignore[arg-type]
         assert len(set(held)) == len(held), f"two robots hold one cell at step {now}"
     assert completed > 100
+
+
+def test_a_goal_cut_off_by_a_parked_robot_fails_without_a_search() -> None:
+    grid = _grid(
+        """
+        #######
+        #.....#
+        #.....#
+        #.#####
+        #.#####
+        #######
+        """
+    )
+    fp = FleetPlanner(grid, max_expansions=20_000)
+    fp.reset([(2, 5), (2, 1)])  # robot 1 parks at the mouth of the dead end (3..4, 1)
+    goal, start, mouth = (fp._index(c, "cell") for c in ((4, 1), (2, 5), (2, 1)))  # noqa: SLF001
+    assert fp._closed_pocket(goal, start, {mouth}) and fp._closed_pocket(start, goal, {mouth})  # noqa: SLF001 - both sides closed
+    assert not fp._closed_pocket(goal, start, set())  # noqa: SLF001 - without the wall the goal's region holds the start
+    assert fp.plan(0, (4, 1), step=0) is None and fp.is_idle(0) and fp.cell(0) == (2, 5)
+    assert fp.plan(1, (1, 3), step=0) is not None  # once robot 1 leaves, the dead end opens
+    assert fp.plan(0, (4, 1), step=0) is not None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_pocket_shortcut_changes_no_plan(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random fleets on `medium`, planned with and without the shortcut, get the same plans."""
+    layout = make_layout("medium")
+    free = [tuple(int(v) for v in c) for c in layout.free_cells]
+
+    def run(shortcut: bool) -> tuple[list[object], int]:
+        fp = FleetPlanner(layout.occupancy, max_expansions=2_000)
+        hits = 0
+        if not shortcut:
+            monkeypatch.setattr(fp, "_closed_pocket", lambda *_: False)
+        else:
+            closed = fp._closed_pocket  # noqa: SLF001
+
+            def counted(*args: object) -> bool:
+                nonlocal hits
+                hit = closed(*args)  # type: ignore[arg-type]
+                hits += hit
+                return hit
+
+            monkeypatch.setattr(fp, "_closed_pocket", counted)
+        rng = np.random.default_rng(seed)
+        fp.reset([free[i] for i in rng.choice(len(free), 12, replace=False)])
+        plans: list[object] = []
+        for now in range(400):
+            for r in range(12):
+                if fp.is_idle(r):
+                    # goals near parked robots: dead ends and aisle ends are often cut off
+                    goal = fp.cell(int(rng.integers(12)))
+                    near = [c for c in free if abs(c[0] - goal[0]) + abs(c[1] - goal[1]) <= 2]
+                    plans.append(fp.plan(r, near[int(rng.integers(len(near)))], now))
+                elif fp.progress(r) <= now and fp.may_enter(r) and rng.random() < 0.7:
+                    fp.advance(r)
+        return plans, hits
+
+    with_shortcut, hits = run(True)
+    without, _ = run(False)
+    assert with_shortcut == without
+    assert hits > 0 and sum(p is None for p in without) > hits  # exercised, and not every failure is a pocket

@@ -40,6 +40,8 @@ import numpy as np
 Cell = tuple[int, int]
 
 _UNREACHABLE = np.iinfo(np.int32).max
+#: Largest region (cells) :meth:`FleetPlanner._search` floods to prove a goal cut off.
+_POCKET = 12
 
 
 class FleetPlanner:
@@ -221,6 +223,12 @@ class FleetPlanner:
         h = self._distances(goal)
         if h[start] == _UNREACHABLE:
             return None
+        # Robots parked for good by t0 are walls for the whole search: if they close a small
+        # pocket around the goal or the start, no plan exists, and the A* below would only
+        # find that out by spending its whole budget (the answer is the same: None).
+        walls = {cell for cell, (since, _) in self._parked.items() if since <= t0}
+        if walls and (self._closed_pocket(goal, start, walls) or self._closed_pocket(start, goal, walls)):
+            return None
         queue = self._queues.get(goal)
         goal_free_from = queue[-1][0] + 1 if queue else t0  # nobody visits goal at or after this
         vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
@@ -276,6 +284,20 @@ class FleetPlanner:
                 depth = nt - t0
                 push(open_heap, (((depth + h[nxt]) * depths + depths - 1 - depth) * pushes + counter, key))
         return None
+
+    def _closed_pocket(self, cell: int, other: int, walls: set[int]) -> bool:
+        """Whether ``cell`` lies in a region of at most ``_POCKET`` free cells, closed by ``walls``, without ``other``."""
+        seen, stack, moves = {cell}, [cell], self._moves
+        while stack:
+            for nxt in moves[stack.pop()]:
+                if nxt == other:
+                    return False
+                if nxt not in seen and nxt not in walls:
+                    seen.add(nxt)
+                    if len(seen) > _POCKET:
+                        return False
+                    stack.append(nxt)
+        return True
 
     def _distances(self, goal: int) -> list[int]:
         """Grid distances in cells from every flat index to ``goal`` (breadth-first, cached per goal)."""
