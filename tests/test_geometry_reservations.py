@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import pytest
 
@@ -231,6 +233,29 @@ def test_a_goal_cut_off_by_a_parked_robot_fails_without_a_search() -> None:
     assert fp.plan(0, (4, 1), step=0) is None and fp.is_idle(0) and fp.cell(0) == (2, 5)
     assert fp.plan(1, (1, 3), step=0) is not None  # once robot 1 leaves, the dead end opens
     assert fp.plan(0, (4, 1), step=0) is not None
+
+
+def test_a_robot_that_will_park_in_the_way_before_we_get_there_is_a_wall_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse_sim.geometry import reservations
+
+    grid = _grid(
+        """
+        #######
+        #.....#
+        #.....#
+        #.#####
+        #.#####
+        #######
+        """
+    )
+    fp = FleetPlanner(grid, max_expansions=20_000)
+    fp.reset([(2, 5), (2, 2)])
+    assert fp.plan(1, (2, 1), step=0) == [(2, 2), (2, 1)]  # parks in the mouth from step 1
+    pops: list[int] = []
+    pop = heapq.heappop
+    monkeypatch.setattr(reservations.heapq, "heappop", lambda heap: pops.append(1) or pop(heap))
+    assert fp.plan(0, (4, 1), step=0) is None and pops == []  # the mouth is 5 steps away: no search
+    assert fp.plan(0, (1, 1), step=0) is not None and pops  # elsewhere, the search runs
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -223,10 +223,11 @@ class FleetPlanner:
         h = self._distances(goal)
         if h[start] == _UNREACHABLE:
             return None
-        # Robots parked for good by t0 are walls for the whole search: if they close a small
-        # pocket around the goal or the start, no plan exists, and the A* below would only
-        # find that out by spending its whole budget (the answer is the same: None).
-        walls = {cell for cell, (since, _) in self._parked.items() if since <= t0}
+        # A cell parked from step `since` on is a wall for this robot if it cannot get there
+        # earlier (one cell per step: not before t0 + its grid distance). If such walls close
+        # a small pocket around the goal or the start, no plan exists, and the A* below would
+        # only find that out by spending its whole budget (the answer is the same: None).
+        walls = {cell for cell, (since, _) in self._parked.items() if since <= t0 + self._distances(cell)[start]}
         if walls and (self._closed_pocket(goal, start, walls) or self._closed_pocket(start, goal, walls)):
             return None
         queue = self._queues.get(goal)
