@@ -73,3 +73,23 @@ def test_plot_draws_the_gaps_of_the_shipped_files(tmp_path: Path) -> None:
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size[0] > image.size[1] > 300
     assert [p.name for p in tmp_path.iterdir()] == ["gaps.png"]  # written atomically: no temporary left
+
+
+def test_the_learned_gap_is_paired_episode_by_episode() -> None:
+    import json
+
+    import numpy as np
+
+    for instance in benchmark.INSTANCES:
+        file = benchmark.RESULTS / instance / "ppo" / "eval.json"
+        if not file.is_file():
+            continue
+        report = json.loads(file.read_text())
+        costs = np.array(benchmark.episode_costs(report, instance))
+        optimal = np.array(benchmark.episode_costs(report["against"], instance))
+        _, gap, error = benchmark._row(instance).learned["ppo"]  # type: ignore[misc]
+        assert gap == pytest.approx(costs.mean() / optimal.mean() - 1.0)
+        paired = (costs - optimal) / optimal.mean()
+        assert error == pytest.approx(paired.std(ddof=1) / np.sqrt(paired.size))
+        # the demand draws are shared, so pairing removes their spread
+        assert error < (costs / optimal.mean()).std(ddof=1) / np.sqrt(costs.size)

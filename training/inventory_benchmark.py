@@ -226,7 +226,7 @@ def _row(instance: str) -> Row:
         report = json.loads(file.read_text())
         costs = np.array(episode_costs(report, instance))
         reference = np.array(episode_costs(report["against"], instance))
-        diff = costs / reference.mean() - 1.0
+        diff = (costs - reference) / reference.mean()  # paired: the same demand draws per episode
         learned[algo] = (float(costs.mean()), float(costs.mean() / reference.mean() - 1.0), float(diff.std(ddof=1) / np.sqrt(diff.size)))
         if algo == "ppo" and data:
             beats = bool(costs.mean() < np.mean(data["capped-base-stock"]["episode_costs"]))
