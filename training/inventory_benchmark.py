@@ -227,7 +227,7 @@ def _row(instance: str) -> Row:
         costs = np.array(episode_costs(report, instance))
         reference = np.array(episode_costs(report["against"], instance))
         diff = (costs - reference) / reference.mean()  # paired: the same demand draws per episode
-        learned[algo] = (float(costs.mean()), float(costs.mean() / reference.mean() - 1.0), float(diff.std(ddof=1) / np.sqrt(diff.size)))
+        learned[algo] = (float(costs.mean()), float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)))
         if algo == "ppo" and data:
             beats = bool(costs.mean() < np.mean(data["capped-base-stock"]["episode_costs"]))
     return Row(instance, optimal, rules, learned, beats)
@@ -270,10 +270,7 @@ def plot(path: Path) -> None:
     Rules' gaps are exact; PPO's and DQN's carry one standard error of the paired gap.
     Instances without figures have no bars.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from warehouse_sim.plotting import save_figure_atomic
 
@@ -284,7 +281,8 @@ def plot(path: Path) -> None:
     for algo in ALGOS:
         learned = [r.learned[algo] for r in rows]
         series.append((algo.upper(), [100 * v[1] if v else np.nan for v in learned], [100 * v[2] if v else 0.0 for v in learned]))
-    fig, ax = plt.subplots(figsize=(12, 4.2))
+    fig = Figure(figsize=(12, 4.2), layout="tight")
+    ax = fig.subplots()
     x = np.arange(len(rows))
     width = 0.8 / len(series)
     for k, (label, gaps, errors) in enumerate(series):
@@ -294,9 +292,7 @@ def plot(path: Path) -> None:
     ax.set_ylabel("average cost above the optimum (%)")
     ax.set_title("Lost-sales test bed (Zipkin 2008): gap to the exact optimum per instance")
     ax.legend(fontsize=8, ncol=len(series) + 1)
-    fig.tight_layout()
     save_figure_atomic(fig, path)
-    plt.close(fig)
 
 
 def bounds(instances: list[str]) -> list[str]:

@@ -73,10 +73,9 @@ def plot_episode(
         if not run.trace:
             raise ValueError(f"the episode of {label} has no trace (run it with trace=True)")
     first = (episode.trace or [{}])[0]
-    if isinstance(first.get("info", {}).get("period"), dict) and "backlog" in first["info"]:
-        fig = _plot_fulfilment(runs, env)
-    elif isinstance(first.get("info", {}).get("period"), dict):
-        fig = _plot_inventory(runs, env)
+    info = first.get("info", {})
+    if isinstance(info.get("period"), dict):
+        fig = _plot_fulfilment(runs, env) if "backlog" in info else _plot_inventory(runs, env)
     elif "pose" in first:
         fig = _plot_navigation(runs, env)
     else:
@@ -202,7 +201,8 @@ def fulfilment_series(trace: Sequence[dict[str, Any]], classes: np.ndarray) -> d
 
 
 def _plot_fulfilment(runs: Sequence[tuple[str, EpisodeResult]], env: gym.Env[Any, Any]) -> Figure:
-    classes = np.asarray(getattr(env.unwrapped, "task").classes)  # noqa: B009 - the env's typed attribute is Any
+    base: Any = env.unwrapped
+    classes = np.asarray(base.task.classes)
     fig, axes = _new_figure(len(FULFILMENT_SERIES), panel_height=1.7)
     for (label, run), style in zip(runs, _STYLES, strict=False):
         series = fulfilment_series(run.trace or [], classes)
