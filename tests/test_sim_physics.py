@@ -31,7 +31,7 @@ def scene() -> Iterator[tuple[PhysicsClient, object, DiffDriveRobots]]:
 def _drive(client: PhysicsClient, robots: DiffDriveRobots, ticks: int) -> Iterator[np.ndarray]:
     """Yield the poses after every physics substep."""
     for _ in range(ticks):
-        robots.apply(1.0 / DRIVE_HZ)
+        robots.drive(1.0 / DRIVE_HZ, 1, 0)
         for _ in range(PHYSICS_HZ // DRIVE_HZ):
             client.step()
             yield robots.poses()
@@ -99,7 +99,7 @@ def test_acceleration_limits(scene) -> None:  # type: ignore[no-untyped-def]
     robots.command_one(0, 5.0, -9.0)  # clipped to the limits
     p = robots.params
     assert robots.targets[0].tolist() == [p.v_max, -p.omega_max]
-    robots.apply(1.0 / DRIVE_HZ)
+    robots.drive(1.0 / DRIVE_HZ, 1, 0)
     assert robots.applied[0, 0] == pytest.approx(p.accel_max / DRIVE_HZ)
     assert robots.applied[0, 1] == pytest.approx(-p.alpha_max / DRIVE_HZ)
 
@@ -111,11 +111,11 @@ def test_lidar_ranges_match_geometry(scene) -> None:  # type: ignore[no-untyped-
     robots.place(0, x, y, math.pi)  # facing west
     lidar = Lidar(client, LidarParams(n_rays=8, max_range=4.0, start_offset=0.27))
     poses = robots.poses()
-    ranges = lidar.scan(poses[:1])
+    ranges = np.array(lidar.scan(poses[:1]))
     assert ranges.shape == (1, 8)
     assert ranges[0, 0] == pytest.approx(x - 1.0, abs=1e-3)  # ray 0 = straight ahead
     assert ((ranges >= 0.27) & (ranges <= 4.0)).all()
-    both = lidar.scan(poses[:2])  # many robots: one batch
+    both = np.array(lidar.scan(poses[:2]))  # many robots: one batch
     assert both.shape == (2, 8)
     np.testing.assert_array_equal(both[0], ranges[0])
 

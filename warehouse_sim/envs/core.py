@@ -64,17 +64,18 @@ class WarehouseEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
             RuntimeError: after :meth:`close`.
             ValueError: for an invalid action (nothing changes).
         """
-        self._check_open()
         if self._needs_reset:
+            self._check_open()
             raise gym.error.ResetNeeded("call reset() before step()")
-        self.task.apply(self._validate(action))
-        outcome = self.task.advance()
-        info = self.task.info()
-        if outcome.reason is not None:
-            info["reason"] = outcome.reason
-        if outcome.terminated or outcome.truncated:
+        task = self.task
+        task.apply(self._validate(action))
+        reward, terminated, truncated, reason = task.advance()
+        info = task.info()
+        if reason is not None:
+            info["reason"] = reason
+        if terminated or truncated:
             self._needs_reset = True
-        return self.task.observation(), float(outcome.reward), outcome.terminated, outcome.truncated, info
+        return task.observation(), float(reward), terminated, truncated, info
 
     def render(self) -> Any:
         """``rgb_array``: a ``(height, width, 3)`` uint8 frame; ``human``: the PyBullet GUI shows the scene (None)."""
@@ -87,6 +88,7 @@ class WarehouseEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
         """Release the task (the physics client and GUI); idempotent. ``step``/``reset`` then raise."""
         if not getattr(self, "_closed", True):
             self._closed = True
+            self._needs_reset = True  # so that step() checks, and refuses, a closed env
             self.task.close()
 
     # ------------------------------------------------------------------ benchmarks (warehouse_sim.bench)

@@ -140,6 +140,8 @@ class GoalField:
         self._rows: list[list[float]] = self.cells_dist.tolist()
         self._flat: list[float] = self.cells_dist.ravel().tolist()
         self._next_flat: list[int] = nxt.tolist()
+        self._n_cols = n_cols
+        self._goal_flat = goal[0] * n_cols + goal[1]
 
     def nearest_node(self, x: float, y: float) -> tuple[Cell, float]:
         """The free cell near ``(x, y)`` that minimises straight distance + field value.
@@ -181,8 +183,8 @@ class GoalField:
 
     def follow(self, row: int, col: int, target: float) -> tuple[float, float]:
         """Centre ``(x, y)`` of the first cell downhill from ``(row, col)`` whose field value is <= ``target`` metres (or the goal)."""
-        n_cols = self.cells_dist.shape[1]
-        k, goal = row * n_cols + col, self.goal[0] * n_cols + self.goal[1]
+        n_cols, goal = self._n_cols, self._goal_flat
+        k = row * n_cols + col
         dist, nxt = self._flat, self._next_flat
         while k != goal and dist[k] > target:
             k = nxt[k]

@@ -12,9 +12,12 @@ mass still matters in every collision. The physics solver then
 resolves contacts: a robot driven into a rack, a wall or another robot is blocked, and
 the contact is reported by :meth:`DiffDriveRobots.touching`.
 
-One :class:`DiffDriveRobots` holds ``n`` robots with their state in numpy arrays, so the
-Navigation env (1 agent + obstacle robots) and a fleet env command and read many robots
-with a handful of PyBullet calls per robot per substep (about 2.5 us each). Tasks and
+One :class:`DiffDriveRobots` holds ``n`` robots, so the Navigation env (1 agent +
+obstacle robots) and a fleet env command and read many robots with a handful of PyBullet
+calls per robot per drive tick (about 2.5 us each). The per-step paths (:meth:`~DiffDriveRobots.drive`,
+:meth:`~DiffDriveRobots.state`) work on plain Python floats: after the physics substeps
+every Python operation runs on cold caches, and a numpy or builtin call costs several
+times what it costs in isolation. Tasks and
 drivers use them through the :class:`MobileBase` interface.
 """
 
@@ -36,6 +39,7 @@ PARKING_ORIGIN = (-50.0, -50.0)
 #: Gap in metres between the floor and a robot's underside. Robot scenes run with
 #: gravity off (see the module docstring), so the floor never enters the contact solver.
 RIDE_HEIGHT = 0.02
+_NOTHING: frozenset[int] = frozenset()  # what a robot touches when it touches nothing
 
 
 class MobileBase(Protocol):
@@ -63,8 +67,11 @@ class MobileBase(Protocol):
         """Set the commanded ``(v, omega)`` of robot ``index`` in m/s and rad/s (clipped to the limits)."""
         ...
 
-    def apply(self, dt: float, yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None) -> int:
-        """Move the applied velocities towards the commands over ``dt`` seconds and write them; return the writes."""
+    def drive(
+        self, dt: float, n_ticks: int, substeps: int, *,
+        yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None,
+    ) -> int:
+        """Run ``n_ticks`` drive ticks of ``dt`` seconds (slew towards the commands, write), each then ``substeps`` physics steps; return the writes."""
         ...
 
     def poses(self) -> np.ndarray:
@@ -75,8 +82,8 @@ class MobileBase(Protocol):
         """``(n, 2)`` measured ``(v, omega)`` in m/s and rad/s given the headings ``yaw``."""
         ...
 
-    def state(self) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`poses` and :meth:`velocities` read in one pass."""
+    def state(self) -> tuple[list[tuple[float, float, float, float]], list[tuple[float, float]]]:
+        """Per robot ``(x, y, yaw, z)`` and ``(v, omega)`` as plain floats, read in one pass."""
         ...
 
     def touching_one(self, index: int, ignore: frozenset[int]) -> frozenset[int]:
@@ -157,6 +164,7 @@ class DiffDriveRobots:
         self._get_pose = bc.getBasePositionAndOrientation
         self._get_velocity = bc.getBaseVelocity
         self._contacts = bc.getContactPoints
+        self._step = bc.stepSimulation
 
     def _parking(self, i: int) -> tuple[float, float, float]:
         return PARKING_ORIGIN[0] - 2.0 * i, PARKING_ORIGIN[1], self._z0
@@ -198,47 +206,69 @@ class DiffDriveRobots:
 
     def command_one(self, index: int, v: float, omega: float) -> None:
         """Set the commanded ``(v, omega)`` of robot ``index`` (m/s, rad/s), clipped to the limits."""
-        pr = self.params
-        self._target[index] = [min(max(v, -pr.v_max), pr.v_max), min(max(omega, -pr.omega_max), pr.omega_max)]
+        v_max, omega_max = self.params.v_max, self.params.omega_max
+        self._target[index] = [  # clip(v, -v_max, v_max), likewise omega (conditionals: this runs every step)
+            v_max if v > v_max else -v_max if v < -v_max else v,
+            omega_max if omega > omega_max else -omega_max if omega < -omega_max else omega,
+        ]
 
-    def apply(self, dt: float, yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None) -> int:
-        """Slew the applied velocities towards the commands and write them to the bodies.
+    def drive(
+        self, dt: float, n_ticks: int, substeps: int, *,
+        yaw: Sequence[float] | None = None, resting: Sequence[bool] | None = None,
+    ) -> int:
+        """Run ``n_ticks`` drive ticks of ``dt`` seconds, each followed by ``substeps`` physics steps.
 
-        Call once per drive tick of ``dt`` seconds; the written velocity then holds for
-        the tick's physics substeps (the solver may change it on contact).
+        At each tick the applied velocities move towards the commands by at most the
+        acceleration limits times ``dt`` and are written to the bodies, along the heading
+        read from each body; the written velocity then holds for the tick's substeps (the
+        solver may change it on contact).
 
         Args:
             dt: The drive tick in seconds.
+            n_ticks: Drive ticks to run (>= 0).
+            substeps: Physics steps after each tick's writes (>= 0).
             yaw: The robots' headings in radians, when they were just read (no physics
-                step since): saves a pose read per robot.
-            resting: Per robot, whether it has not moved since the last write. A resting
-                robot that was written zero velocity and is to stay at zero is not
-                written again (its velocity is zero already: the write would change
-                nothing).
+                step since): the first tick uses them instead of a pose read per robot.
+            resting: Per robot, whether it has not moved since the last write. At the
+                first tick, a resting robot that was written zero velocity and is to stay
+                at zero is not written again (its velocity is zero already: the write
+                would change nothing).
 
         Returns:
             The number of velocity writes (PyBullet calls) made.
         """
         pr = self.params
         dv, dw = pr.accel_max * dt, pr.alpha_max * dt
-        get_pose, set_velocity, wrote_zero = self._get_pose, self._reset_velocity, self._wrote_zero
+        get_pose, set_velocity, step = self._get_pose, self._reset_velocity, self._step
+        atan2, cos, sin = math.atan2, math.cos, math.sin
+        wrote_zero = self._wrote_zero
+        robots = list(enumerate(zip(self.ids, self._applied, self._target, strict=True)))
         writes = 0
-        for i, (body, applied, (tv, tw)) in enumerate(zip(self.ids, self._applied, self._target, strict=True)):
-            v, w = applied
-            v += min(max(tv - v, -dv), dv)
-            w += min(max(tw - w, -dw), dw)
-            applied[0], applied[1] = v, w
-            zero = v == 0.0 and w == 0.0
-            if zero and resting is not None and resting[i] and wrote_zero[i]:
-                continue
-            if yaw is None:
-                x, y, z, qw = get_pose(body)[1]
-                heading = math.atan2(2.0 * (qw * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-            else:
-                heading = yaw[i]
-            set_velocity(body, (v * math.cos(heading), v * math.sin(heading), 0.0), (0.0, 0.0, w))
-            wrote_zero[i] = zero
-            writes += 1
+        for tick in range(n_ticks):
+            # the tick's arguments hold at the first tick only (no physics step before it)
+            headings = yaw if tick == 0 else None
+            rest = resting if tick == 0 else None
+            for i, (body, applied, (tv, tw)) in robots:
+                v, w = applied
+                # v += clip(tv - v, -dv, dv), likewise w (conditionals: no builtin calls in this loop)
+                d = tv - v
+                v += dv if d > dv else -dv if d < -dv else d
+                d = tw - w
+                w += dw if d > dw else -dw if d < -dw else d
+                applied[0], applied[1] = v, w
+                zero = v == 0.0 and w == 0.0
+                if zero and rest is not None and rest[i] and wrote_zero[i]:
+                    continue
+                if headings is None:
+                    x, y, z, qw = get_pose(body)[1]
+                    heading = atan2(2.0 * (qw * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+                else:
+                    heading = headings[i]
+                set_velocity(body, (v * cos(heading), v * sin(heading), 0.0), (0.0, 0.0, w))
+                wrote_zero[i] = zero
+                writes += 1
+            for _ in range(substeps):
+                step()
         return writes
 
     # ------------------------------------------------------------------ reading
@@ -258,8 +288,13 @@ class DiffDriveRobots:
             rows.append((lin[0] * math.cos(h) + lin[1] * math.sin(h), ang[2]))
         return np.array(rows, dtype=np.float64)
 
-    def state(self) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`poses` and :meth:`velocities` (along the read headings) in one pass over the bodies."""
+    def state(self) -> tuple[list[tuple[float, float, float, float]], list[tuple[float, float]]]:
+        """:meth:`poses` and :meth:`velocities` (along the read headings) in one pass over the bodies.
+
+        Returns:
+            Per robot, ``(x, y, yaw, z)`` and ``(v, omega)`` as plain floats (the per-step
+            read: no numpy call, each costs about a microsecond after the physics).
+        """
         get_pose, get_velocity, atan2, cos, sin = self._get_pose, self._get_velocity, math.atan2, math.cos, math.sin
         poses, velocities = [], []
         for body in self.ids:
@@ -268,7 +303,7 @@ class DiffDriveRobots:
             lin, ang = get_velocity(body)
             poses.append((pos[0], pos[1], yaw, pos[2]))
             velocities.append((lin[0] * cos(yaw) + lin[1] * sin(yaw), ang[2]))
-        return np.array(poses, dtype=np.float64), np.array(velocities, dtype=np.float64)
+        return poses, velocities
 
     @property
     def targets(self) -> np.ndarray:
@@ -286,7 +321,8 @@ class DiffDriveRobots:
 
     def touching_one(self, index: int, ignore: frozenset[int]) -> frozenset[int]:
         """The ids of the bodies robot ``index`` is in contact with, except ``ignore``."""
-        return frozenset(c[2] for c in self._contacts(bodyA=self.ids[index]) if c[2] not in ignore)
+        contacts = self._contacts(bodyA=self.ids[index])
+        return frozenset(c[2] for c in contacts if c[2] not in ignore) if contacts else _NOTHING
 
     def contact_pairs(self, indices: Sequence[int], ignore: frozenset[int]) -> set[frozenset[int]]:
         """The contacts of robots ``indices`` as unordered ``{robot body, other body}`` id pairs, except with ``ignore``."""
@@ -308,8 +344,7 @@ class DiffDriveRobots:
         steps: what :meth:`apply` plus the substeps cost PyBullet, the floor an env step
         is compared with by ``warehouse-sim bench``.
         """
-        bc = bullet_of(self.client)
-        get_pose, set_velocity, step = self._get_pose, self._reset_velocity, bc.stepSimulation
+        get_pose, set_velocity, step = self._get_pose, self._reset_velocity, self._step
         writes = [
             (body, (v * math.cos(h), v * math.sin(h), 0.0), (0.0, 0.0, w))
             for body, (v, w), h in zip(self.ids, self._applied, yaw, strict=True)

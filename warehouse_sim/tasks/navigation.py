@@ -15,7 +15,9 @@ physics substeps.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import atan2, cos, hypot, sin
 from typing import Any
 
 import numpy as np
@@ -134,9 +136,9 @@ class NavigationConfig:
 def navigation_observation(
     config: NavigationConfig,
     floor_size: tuple[float, float],
-    pose: np.ndarray,
-    velocity: np.ndarray,
-    ranges: np.ndarray,
+    pose: Sequence[float],
+    velocity: Sequence[float],
+    ranges: Sequence[float],
     goal: tuple[float, float],
     waypoint: tuple[float, float] | None,
 ) -> np.ndarray:
@@ -155,25 +157,28 @@ def navigation_observation(
         ``float32[config.obs_size]``.
     """
     robot = config.robot
-    x, y, yaw = pose[:3].tolist()
-    v, omega = velocity[:2].tolist()
+    x, y, yaw = pose[0], pose[1], pose[2]
     dx, dy = goal[0] - x, goal[1] - y
-    bearing = math.atan2(dy, dx) - yaw
+    bearing = atan2(dy, dx) - yaw
     lidar_range = config.lidar_range
-    values = [r / lidar_range for r in ranges.tolist()]  # plain floats: numpy per-element calls cost more here
-    values += [
-        min(math.hypot(dx, dy) / math.hypot(*floor_size), 1.0),
-        math.sin(bearing),
-        math.cos(bearing),
-        min(max(v / robot.v_max, -1.0), 1.0),
-        min(max(omega / robot.omega_max, -1.0), 1.0),
-    ]
+    values = [r / lidar_range for r in ranges]
+    # the clips are conditionals, not min/max calls: this runs every step, after the physics
+    distance = hypot(dx, dy) / hypot(*floor_size)
+    v, omega = velocity[0] / robot.v_max, velocity[1] / robot.omega_max
+    values += (
+        1.0 if distance > 1.0 else distance,
+        sin(bearing),
+        cos(bearing),
+        1.0 if v > 1.0 else -1.0 if v < -1.0 else v,
+        1.0 if omega > 1.0 else -1.0 if omega < -1.0 else omega,
+    )
     if config.route_hint:
         if waypoint is None:
             raise ValueError("the route hint needs a waypoint")
         hx, hy = waypoint[0] - x, waypoint[1] - y
-        hb = math.atan2(hy, hx) - yaw
-        values += [min(math.hypot(hx, hy) / (2.0 * config.route_lookahead), 1.0), math.sin(hb), math.cos(hb)]
+        hb = atan2(hy, hx) - yaw
+        hint = hypot(hx, hy) / (2.0 * config.route_lookahead)
+        values += (1.0 if hint > 1.0 else hint, sin(hb), cos(hb))
     return np.array(values, dtype=np.float32)
 
 
@@ -221,16 +226,17 @@ class NavigationTask(Task):
             self._initial_state = client.save_state()
         self.client = client
         self._ignore_contacts = frozenset((self.world.floor,))
-        self._step_simulation = client.stepper()
         self._fields: dict[tuple[int, int], GoalField] = {}
-        self._front_rays = np.abs(np.vectorize(wrap_angle)(self.lidar.angles)) <= math.radians(35)
+        # indices of the rays within 35 degrees of the heading (an obstacle robot's view ahead)
+        self._front_rays = [k for k, a in enumerate(self.lidar.angles.tolist()) if abs(wrap_angle(a)) <= math.radians(35)]
         self._pursuit = PursuitParams(v_max=min(_TRAFFIC_SPEED, config.robot.v_max), omega_max=config.robot.omega_max)
         # episode state (set by reset)
         self.goal: PickFace | None = None
         self.goal_field: GoalField | None = None
-        self.poses = np.zeros((n, 4))
-        self.velocities = np.zeros((n, 2))
-        self.ranges = np.full((n, config.n_rays), config.lidar_range)
+        # the robots' last read state as plain floats (see `poses` and `velocities`)
+        self._poses: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, 0.0)] * n
+        self._velocities: list[tuple[float, float]] = [(0.0, 0.0)] * n
+        self._ranges: list[list[float]] = [[config.lidar_range] * config.n_rays for _ in range(n)]
         self.geodesic = 0.0
         self._node = (0, 0)
         self.shortest_path_length = 0.0
@@ -253,9 +259,24 @@ class NavigationTask(Task):
         faces = self.layout.pick_faces
         return faces[int(rng.integers(len(faces)))]
 
+    @property
+    def poses(self) -> np.ndarray:
+        """``(n, 4)`` robot poses ``(x, y, yaw, z)`` (metres, radians) at the last read (a new array)."""
+        return np.array(self._poses)
+
+    @property
+    def velocities(self) -> np.ndarray:
+        """``(n, 2)`` measured ``(v, omega)`` (m/s, rad/s) at the last read (a new array)."""
+        return np.array(self._velocities)
+
+    @property
+    def ranges(self) -> np.ndarray:
+        """``(n, n_rays)`` lidar ranges in metres at the last read (a new array)."""
+        return np.array(self._ranges)
+
     def _read_state(self) -> None:
-        self.poses, self.velocities = self.robots.state()
-        self.ranges = self.lidar.scan(self.poses)
+        self._poses, self._velocities = self.robots.state()
+        self._ranges = self.lidar.scan(self._poses)
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, rng: np.random.Generator) -> None:
@@ -308,7 +329,7 @@ class NavigationTask(Task):
         assert rng is not None
         for k, traffic in enumerate(self._traffic):
             i = k + 1
-            x, y, yaw = float(self.poses[i, 0]), float(self.poses[i, 1]), float(self.poses[i, 2])
+            x, y, yaw, _ = self._poses[i]
             if traffic.follower is None or traffic.follower.done(x, y) or traffic.blocked_steps > _TRAFFIC_PATIENCE:
                 traffic.blocked_steps = 0
                 face = self._random_pick_face(rng)
@@ -318,7 +339,7 @@ class NavigationTask(Task):
                 self.robots.command_one(i, 0.0, 0.0)
                 continue
             v, w = traffic.follower.command(x, y, yaw)
-            if v > 0 and float(self.ranges[i][self._front_rays].min()) < _TRAFFIC_STOP_RANGE:
+            if v > 0 and min(self._ranges[i][k] for k in self._front_rays) < _TRAFFIC_STOP_RANGE:
                 v = 0.0
                 traffic.blocked_steps += 1
             else:
@@ -328,7 +349,7 @@ class NavigationTask(Task):
     def apply(self, action: Any) -> None:
         """Command the agent: ``(v, omega)`` as fractions of the top speeds (Box, already clipped) or a discrete index."""
         if self.continuous:
-            v_norm, omega_norm = float(action[0]), float(action[1])
+            v_norm, omega_norm = action.tolist()
         else:
             v_norm, omega_norm = DISCRETE_ACTIONS[action]
         robot = self.config.robot
@@ -339,24 +360,18 @@ class NavigationTask(Task):
         cfg = self.config
         if self._traffic:
             self._drive_traffic()
-        tick_dt = 1.0 / cfg.drive_hz
-        step = self._step_simulation
-        x0, y0 = float(self.poses[0, 0]), float(self.poses[0, 1])
-        for _ in range(self._ticks):
-            self.robots.apply(tick_dt)
-            for _ in range(self._substeps_per_tick):
-                step()
+        x0, y0 = self._poses[0][:2]
+        self.robots.drive(1.0 / cfg.drive_hz, self._ticks, self._substeps_per_tick)
         poses, velocities = self.robots.state()
         z0 = self.robots.z0
-        for x, y, yaw, z in poses.tolist():  # diverged: NaN/inf pose, or lifted off / sunk through the floor
-            if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw) and abs(z - z0) < 0.1):
+        for x, y, yaw, z in poses:  # diverged: NaN/inf pose, or lifted off / sunk through the floor
+            if not (abs(z - z0) < 0.1 and math.isfinite(x + y + yaw)):  # a sum with a NaN or inf is not finite
                 return StepOutcome(0.0, truncated=True, reason=PHYSICS_ERROR)
-        self.poses = poses
-        self.velocities = velocities
-        self.ranges = self.lidar.scan(poses)
+        self._poses, self._velocities = poses, velocities
+        self._ranges = self.lidar.scan(poses)
         touching = self.robots.touching_one(0, self._ignore_contacts)
-        x, y = float(poses[0, 0]), float(poses[0, 1])
-        self.path_length += math.hypot(x - x0, y - y0)
+        x, y = poses[0][:2]
+        self.path_length += hypot(x - x0, y - y0)
         assert self.goal_field is not None
         self._node, geodesic = self.goal_field.nearest_node(x, y)
         reward = cfg.progress_weight * (self.geodesic - geodesic) - cfg.time_penalty
@@ -369,7 +384,7 @@ class NavigationTask(Task):
         self.in_contact = contact
         goal = self.goal
         assert goal is not None
-        self.is_success = math.hypot(goal.x - x, goal.y - y) <= cfg.goal_tolerance
+        self.is_success = hypot(goal.x - x, goal.y - y) <= cfg.goal_tolerance
         if self.is_success:
             reward += cfg.success_bonus
         terminated = self.is_success or (contact and cfg.terminate_on_collision)
@@ -395,7 +410,8 @@ class NavigationTask(Task):
         assert goal is not None
         waypoint = self.route_waypoint() if self.config.route_hint else None
         return navigation_observation(
-            self.config, self.layout.size, self.poses[0], self.velocities[0], self.ranges[0], (goal.x, goal.y), waypoint
+            self.config, self.layout.size, self._poses[0], self._velocities[0], self._ranges[0],
+            (goal.x, goal.y), waypoint,
         )
 
     def route_waypoint(self) -> tuple[float, float]:
@@ -416,7 +432,7 @@ class NavigationTask(Task):
         Same velocity writes and pose reads per drive tick, same physics substeps, same
         state reads and contact query, and the last lidar ray batch again.
         """
-        self.robots.replay_drive(self.poses[:, 2].tolist(), self._ticks, self._substeps_per_tick)
+        self.robots.replay_drive([pose[2] for pose in self._poses], self._ticks, self._substeps_per_tick)
         self.robots.replay_reads(contact_robot=0)
         self.lidar.rescan()
 

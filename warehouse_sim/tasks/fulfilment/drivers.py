@@ -240,7 +240,9 @@ class PolicyDriver:
         vel = self._robots.velocities(poses[:, 2])
         goals = [self._local_goal(poses[m.robot], m.path) for m in moves]
         obs = np.stack([
-            navigation_observation(self.config, self._floor, poses[m.robot], vel[m.robot], ranges[k], goal, goal)
+            navigation_observation(
+                self.config, self._floor, poses[m.robot].tolist(), vel[m.robot].tolist(), ranges[k], goal, goal
+            )
             for k, (m, (goal, _)) in enumerate(zip(moves, goals, strict=True))
         ])
         actions = self.session.run(obs)

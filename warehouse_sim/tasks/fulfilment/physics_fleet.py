@@ -170,16 +170,9 @@ class PhysicsFleet(FleetExecutor):
         that have rested since the last tick, with zero velocity written and commanded,
         are not written again.
         """
-        robots, step, dt = self.robots, self._step, self._drive_dt
-        writes = 0
-        for k in range(self._drives_per_control):
-            if k == 0:
-                writes += robots.apply(dt, yaw=self._yaw, resting=self._resting)
-            else:
-                writes += robots.apply(dt)
-            for _ in range(self._substeps_per_drive):
-                step()
-        self._writes.append(writes)
+        self._writes.append(self.robots.drive(
+            self._drive_dt, self._drives_per_control, self._substeps_per_drive, yaw=self._yaw, resting=self._resting
+        ))
 
     def check(self) -> bool:
         """Count new contacts of moving robots with racks, walls, the station or robots; False on divergence."""
