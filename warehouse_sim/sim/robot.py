@@ -78,6 +78,10 @@ class MobileBase(Protocol):
         """``(n, 4)`` poses ``(x, y, yaw, z)`` in metres and radians, world frame."""
         ...
 
+    def pose_rows(self) -> list[tuple[float, float, float, float]]:
+        """:meth:`poses` as per-robot rows of plain floats (for per-tick paths)."""
+        ...
+
     def velocities(self, yaw: np.ndarray) -> np.ndarray:
         """``(n, 2)`` measured ``(v, omega)`` in m/s and rad/s given the headings ``yaw``."""
         ...
@@ -274,11 +278,15 @@ class DiffDriveRobots:
     # ------------------------------------------------------------------ reading
     def poses(self) -> np.ndarray:
         """``(n, 4)`` array of ``(x, y, yaw, z)``: metres, radians, metres (world frame)."""
+        return np.array(self.pose_rows(), dtype=np.float64)
+
+    def pose_rows(self) -> list[tuple[float, float, float, float]]:
+        """Per robot ``(x, y, yaw, z)`` as plain floats (what :meth:`poses` holds, without numpy)."""
         rows = []
         for body in self.ids:
             pos, quat = self._get_pose(body)
             rows.append((pos[0], pos[1], yaw_from_quaternion(quat), pos[2]))
-        return np.array(rows, dtype=np.float64)
+        return rows
 
     def velocities(self, yaw: np.ndarray) -> np.ndarray:
         """``(n, 2)`` measured ``(v, omega)``: forward speed in m/s along ``yaw``, yaw rate in rad/s."""

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -38,9 +38,8 @@ Cell = tuple[int, int]
 NAVIGATION_ID = "warehouse_sim/Navigation-v0"
 
 
-@dataclass(frozen=True)
-class Move:
-    """A robot in transit to the next cell of its plan.
+class Move(NamedTuple):
+    """A robot in transit to the next cell of its plan (a tuple: made for every robot in transit, every control tick).
 
     Attributes:
         robot: Robot index.
@@ -93,8 +92,8 @@ class FleetDriver(Protocol):
         """
         ...
 
-    def commands(self, poses: np.ndarray, moves: Sequence[Move]) -> list[tuple[float, float]]:
-        """``(v, omega)`` in m/s and rad/s for each of ``moves`` (``poses``: all robots' ``(x, y, yaw, z)``)."""
+    def commands(self, poses: Sequence[Sequence[float]], moves: Sequence[Move]) -> list[tuple[float, float]]:
+        """``(v, omega)`` in m/s and rad/s for each of ``moves`` (``poses``: every robot's ``(x, y, yaw, z)`` row)."""
         ...
 
 
@@ -126,11 +125,11 @@ class PlannerDriver:
         """See :meth:`FleetDriver.arrived`."""
         return distance <= (self.ARRIVE_STRAIGHT if straight else self.ARRIVE_TURN)
 
-    def commands(self, poses: np.ndarray, moves: Sequence[Move]) -> list[tuple[float, float]]:
+    def commands(self, poses: Sequence[Sequence[float]], moves: Sequence[Move]) -> list[tuple[float, float]]:
         """See :meth:`FleetDriver.commands`."""
         out = []
         for move in moves:
-            x, y, yaw = poses[move.robot, 0], poses[move.robot, 1], poses[move.robot, 2]
+            x, y, yaw = poses[move.robot][:3]
             tx, ty = move.target
             err = wrap_angle(math.atan2(ty - y, tx - x) - yaw)
             omega = self.K_OMEGA * err
@@ -229,12 +228,13 @@ class PolicyDriver:
         """See :meth:`FleetDriver.arrived`."""
         return distance <= (self.config.goal_tolerance if last else self._pass_radius)
 
-    def commands(self, poses: np.ndarray, moves: Sequence[Move]) -> list[tuple[float, float]]:
+    def commands(self, rows: Sequence[Sequence[float]], moves: Sequence[Move]) -> list[tuple[float, float]]:
         """See :meth:`FleetDriver.commands`."""
         from warehouse_sim.tasks.navigation import navigation_observation
 
         if not moves:
             return []
+        poses = np.asarray(rows, dtype=np.float64)
         index = [m.robot for m in moves]
         ranges = self.lidar.scan(poses[index])
         vel = self._robots.velocities(poses[:, 2])
@@ -255,7 +255,7 @@ class PolicyDriver:
         for m, ((gx, gy), stop), (v, w) in zip(moves, goals, scaled.tolist(), strict=True):
             x, y, yaw = poses[m.robot, 0], poses[m.robot, 1], poses[m.robot, 2]
             if self._stalled(m, x, y):
-                out.append(self._fallback.commands(poses, [m])[0])
+                out.append(self._fallback.commands(rows, [m])[0])
                 continue
             # speed governor: at most top speed x the cosine of the heading error to the
             # local goal, and slow enough to stop at a stopping point

@@ -79,7 +79,7 @@ class PhysicsFleet(FleetExecutor):
         self._drives_per_control = drive_hz // control_hz
         self._drive_dt = self._substeps_per_drive / physics_hz
         self._step = client.stepper()
-        self._moving = np.zeros(self.n, dtype=bool)
+        self._moving = [False] * self.n
         self._contacts: set[frozenset[int]] = set()
         self._last_xy = np.zeros((self.n, 2))
         #: Receives every completed cell move as ``(robot, start tick, arrival tick, path)``
@@ -106,9 +106,9 @@ class PhysicsFleet(FleetExecutor):
     def _reset_motion(self) -> None:
         self.client.restore_state(self._initial_state)
         self._place_home()
-        self._moving[:] = False
+        self._moving = [False] * self.n
         self._last_xy = np.array([self.layout.cell_to_world(*c) for c in self.homes], dtype=float)
-        self._last_poses = np.full((self.n, 4), np.nan)  # nothing rests before the first control tick
+        self._last_poses: list[tuple[float, float, float, float]] | None = None  # nothing rests before the first tick
         self._resting = [False] * self.n
         self._yaw: list[float] | None = None
         self._contacts = set()
@@ -118,18 +118,21 @@ class PhysicsFleet(FleetExecutor):
     def control(self) -> None:
         """One controller update: odometry, plans advanced on arrival, moves authorised, wheels commanded."""
         planner, robots, driver, layout = self.planner, self.robots, self.driver, self.layout
-        poses = robots.poses()
-        moved = np.hypot(*(poses[:, :2] - self._last_xy).T)
-        self.distance_m += float(moved.sum())
-        self._last_xy = poses[:, :2].copy()
-        self._resting = (poses == self._last_poses).all(axis=1).tolist()
-        self._last_poses = poses
+        # plain floats from here (numpy calls cost several times more right after the
+        # physics), except the odometry, which keeps numpy's hypot and pairwise sum
+        rows = robots.pose_rows()
+        xy = np.array([row[:2] for row in rows])
+        self.distance_m += float(np.hypot(*(xy - self._last_xy).T).sum())
+        self._last_xy = xy
+        last = self._last_poses
+        self._resting = [False] * self.n if last is None else [a == b for a, b in zip(rows, last, strict=True)]
+        self._last_poses = rows
         moves: list[Move] = []
         in_transit = self._in_transit
         for r in range(self.n):
             if not in_transit[r] and planner.is_idle(r):
                 continue
-            x, y = poses[r, 0], poses[r, 1]
+            x, y = rows[r][0], rows[r][1]
             while True:
                 if in_transit[r]:
                     here, nxt, after = planner.cell(r), planner.ahead(r, 1), planner.ahead(r, 2)
@@ -155,12 +158,13 @@ class PhysicsFleet(FleetExecutor):
                 in_transit[r] = True
                 if self.move_log is not None:
                     self._move_start[r] = (self._ticks, tuple(planner.remaining_path(r)))
-        commands = dict(zip((m.robot for m in moves), driver.commands(poses, moves), strict=True))
+        commands = dict(zip((m.robot for m in moves), driver.commands(rows, moves), strict=True))
+        moving = self._moving
         for r in range(self.n):
             v, omega = commands.get(r, (0.0, 0.0))
             robots.command_one(r, v, omega)
-            self._moving[r] = v != 0.0 or omega != 0.0
-        self._yaw = poses[:, 2].tolist()
+            moving[r] = v != 0.0 or omega != 0.0
+        self._yaw = [row[2] for row in rows]
         self._ticks += 1
 
     def advance(self) -> None:
@@ -176,11 +180,11 @@ class PhysicsFleet(FleetExecutor):
 
     def check(self) -> bool:
         """Count new contacts of moving robots with racks, walls, the station or robots; False on divergence."""
-        current = self.robots.contact_pairs(np.flatnonzero(self._moving).tolist(), self._static)
+        current = self.robots.contact_pairs([r for r, moving in enumerate(self._moving) if moving], self._static)
         self.collisions += len(current - self._contacts)
         self._contacts = current
-        poses = self.robots.poses()
-        return bool(np.isfinite(poses).all() and (poses[:, 3] >= -0.5).all())
+        rows = self.robots.pose_rows()
+        return all(math.isfinite(value) for row in rows for value in row) and all(row[3] >= -0.5 for row in rows)
 
     def poses(self) -> np.ndarray:
         """``(n, 4)`` robot poses ``(x, y, yaw, z)`` read from the bodies."""
