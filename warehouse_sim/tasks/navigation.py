@@ -233,7 +233,7 @@ class NavigationTask(Task):
         # episode state (set by reset)
         self.goal: PickFace | None = None
         self.goal_field: GoalField | None = None
-        # the robots' last read state as plain floats (see `poses` and `velocities`)
+        # the robots' last read state as plain floats (see `poses`, `velocities`, `ranges`)
         self._poses: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, 0.0)] * n
         self._velocities: list[tuple[float, float]] = [(0.0, 0.0)] * n
         self._ranges: list[list[float]] = [[config.lidar_range] * config.n_rays for _ in range(n)]
@@ -365,7 +365,7 @@ class NavigationTask(Task):
         poses, velocities = self.robots.state()
         z0 = self.robots.z0
         for x, y, yaw, z in poses:  # diverged: NaN/inf pose, or lifted off / sunk through the floor
-            if not (abs(z - z0) < 0.1 and math.isfinite(x + y + yaw)):  # a sum with a NaN or inf is not finite
+            if not (abs(z - z0) < 0.1 and math.isfinite(x + y + yaw)):  # NaN, inf (or overflow) in the sum
                 return StepOutcome(0.0, truncated=True, reason=PHYSICS_ERROR)
         self._poses, self._velocities = poses, velocities
         self._ranges = self.lidar.scan(poses)
