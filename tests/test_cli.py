@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import warehouse_sim
 from warehouse_sim.cli import main
 
 NAV = "warehouse_sim/Navigation-v0"
@@ -327,12 +328,14 @@ def test_envs_lists_each_id_with_a_description_readable_spaces_and_its_baselines
     out = capsys.readouterr().out
     assert "[" not in out.replace("in [", "").replace("MultiDiscrete([", "")  # no array reprs
     blocks = out.split("warehouse_sim/")[1:]
-    assert len(blocks) == 4
+    assert len(blocks) == len(warehouse_sim.ENV_IDS) == 5
     nav = next(b for b in blocks if b.startswith("Navigation-v0"))
     assert "Drive a differential-drive robot" in nav and "Box(24,) float32 in [-1, 1]" in nav
     assert "continuous=False: Discrete(7)" in nav and "baselines    astar, random  (as --policy baseline:NAME)" in nav
     ful = next(b for b in blocks if b.startswith("Fulfilment-v0"))
     assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "heuristic, horizon, random" in ful
+    fleet = next(b for b in blocks if b.startswith("FleetDispatch-v0"))
+    assert "Box(116,) float32 in [-10, 10]" in fleet and "Discrete(9)" in fleet and "random, rule" in fleet
     assert all(len(line) <= 120 for line in out.splitlines())
 
 

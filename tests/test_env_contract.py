@@ -26,6 +26,7 @@ ACTION_MODES: dict[str, tuple[dict[str, Any], ...]] = {
     "warehouse_sim/Picking-v0": ({}, {"continuous": False}),
     "warehouse_sim/Inventory-v0": ({}, {"continuous": False}),
     "warehouse_sim/Fulfilment-v0": ({"scenario": "warehouse-tiny"}, {"scenario": "warehouse-tiny", "fidelity": "fast"}),
+    "warehouse_sim/FleetDispatch-v0": ({"scenario": "warehouse-tiny"}, {"scenario": "warehouse-tiny", "fidelity": "fast"}),
 }
 
 #: Steps per seeded rollout; envs whose step simulates a long period get fewer.
@@ -116,5 +117,12 @@ def test_every_id_has_an_action_mode_table_entry() -> None:
 @pytest.mark.parametrize("env_id", warehouse_sim.ENV_IDS)
 def test_entry_point_is_a_warehouse_env(env_id: str) -> None:
     module, name = _SPECS[env_id][0].split(":")
-    cls = getattr(importlib.import_module(module), name)
-    assert issubclass(cls, WarehouseEnv)
+    entry = getattr(importlib.import_module(module), name)
+    if isinstance(entry, type):
+        assert issubclass(entry, WarehouseEnv)
+    else:  # a factory (FleetDispatch-v0 loads a pricing policy first): what it builds
+        env = gym.make(env_id, **ACTION_MODES[env_id][-1])
+        try:
+            assert isinstance(env.unwrapped, WarehouseEnv)
+        finally:
+            env.close()

@@ -44,7 +44,7 @@ def test_every_shipped_entry_loads_into_a_valid_config(file: str, env_id: str) -
     assert isinstance(config.n_timesteps, int) and config.n_timesteps >= 1_000
     for key, value in config.algo_kwargs.items():
         assert not isinstance(value, str) or value.startswith("lin_"), f"{key}: {value!r} read as a string"
-    if algo != "ppo":
+    if algo in ("dqn", "qrdqn"):
         assert config.env_kwargs.get("continuous") is False, "DQN needs the Discrete action set"
 
 

@@ -12,9 +12,10 @@ from warehouse_sim.registration import ENV_IDS, register_envs
 
 if TYPE_CHECKING:
     from warehouse_sim.envs.fleet import FleetEnv
+    from warehouse_sim.envs.fleet_dispatch import FleetDispatchEnv
 
 __version__ = "0.1.0"
-__all__ = ["ENV_IDS", "__version__", "fleet_env", "register_envs"]
+__all__ = ["ENV_IDS", "__version__", "fleet_dispatch_env", "fleet_env", "register_envs"]
 
 
 def fleet_env(
@@ -60,3 +61,31 @@ def fleet_env(
         raise
 
 register_envs()
+
+
+def fleet_dispatch_env(
+    scenario: str = "warehouse-medium",
+    *,
+    pricing: str = "baseline:horizon",
+    candidates: int = 8,
+    rule: str = "nearest",
+    **kwargs: Any,
+) -> FleetDispatchEnv:
+    """Each step, one free robot of the fleet chooses its next job: one policy for all robots (needs ``multiagent``).
+
+    The entry point of the Gymnasium id ``warehouse_sim/FleetDispatch-v0``: a single-agent view of :func:`fleet_env` (the
+    same arguments) for one policy shared by all robots, e.g. sb3-contrib's
+    ``MaskablePPO``; :class:`warehouse_sim.envs.fleet_dispatch.FleetDispatchEnv` is the spec.
+
+    Raises:
+        warehouse_sim._optional.MissingExtraError: without PettingZoo or greenlet.
+        ValueError: for invalid arguments (as :func:`fleet_env`'s).
+    """
+    fleet = fleet_env(scenario, pricing=pricing, candidates=candidates, rule=rule, **kwargs)
+    from warehouse_sim.envs.fleet_dispatch import FleetDispatchEnv
+
+    try:
+        return FleetDispatchEnv(fleet)
+    except BaseException:
+        fleet.close()
+        raise

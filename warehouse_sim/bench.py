@@ -42,6 +42,7 @@ DEFAULT_STEPS: dict[str, int] = {
     "warehouse_sim/Picking-v0": 2_000,
     "warehouse_sim/Inventory-v0": 20_000,
     "warehouse_sim/Fulfilment-v0": 10,
+    "warehouse_sim/FleetDispatch-v0": 2_000,
 }
 #: Default for envs not listed above.
 FALLBACK_STEPS = 1_000

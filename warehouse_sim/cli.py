@@ -72,7 +72,11 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     for env_id in ENV_IDS:
         creator = load_env_creator(str(gym.spec(env_id).entry_point))
         summary = (creator.__doc__ or "").strip().splitlines()[0]
-        env = gym.make(env_id)
+        try:
+            env = gym.make(env_id)
+        except MissingExtraError as exc:
+            print(f"{env_id}\n  {summary}\n  ({exc})")
+            continue
         try:
             observation, action = describe_space(env.observation_space), describe_space(env.action_space)
         finally:
@@ -398,7 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--env-kwargs", type=_json_object, default={}, metavar="JSON", help="constructor keyword arguments (merged over the hyperparameter file's)"
     )
-    p.add_argument("--algo", choices=("ppo", "dqn", "qrdqn"), default=None, help="algorithm (default ppo; qrdqn needs sb3-contrib)")
+    p.add_argument(
+        "--algo", choices=("ppo", "dqn", "qrdqn", "ppo_mask"), default=None,
+        help="algorithm (default ppo; qrdqn and ppo_mask, MaskablePPO, need sb3-contrib)",
+    )
     p.add_argument("--timesteps", type=_positive_int, default=None, help="total env steps (default: the hyperparameter file's)")
     p.add_argument("--seed", type=int, default=None, help="seed of the model and the training envs (default 0)")
     p.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs (default: the hyperparameter file's)")

@@ -12,6 +12,11 @@ after ``VecNormalize`` would:
   (per dimension): ``int64[batch]`` / ``int64[batch, n_dims]``;
 - DQN: the argmax of the Q-values; QR-DQN: of the mean over quantiles: ``int64[batch]``.
   (Scores within float32 rounding of a tie may pick either action: see :data:`TIE_MARGIN`.)
+- MaskablePPO (``ppo_mask``): PPO's argmax over the logits the action mask allows, the
+  mask read from the raw observation (an env whose observation carries its mask, e.g.
+  ``FleetDispatch-v0``, declares where with ``action_mask_slice``; the sidecar records
+  it as ``action_mask: {start, stop}``): a masked action is never chosen (if every
+  action is masked, the first is).
 
 The sidecar ``POLICY.json`` records the env id and kwargs, both spaces, the
 normalisation statistics, the library versions, the sha256 of the ONNX file and of the
@@ -92,8 +97,12 @@ def _normalisation(normalizer: Any | None) -> dict[str, Any] | None:
     }
 
 
-def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None) -> Any:
-    """A ``torch.nn.Module``: raw observation batch -> deterministic action batch."""
+#: Logit given to masked actions (sb3-contrib's ``MaskableCategorical`` uses the same).
+MASKED_LOGIT = -1e8
+
+
+def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None, mask: slice | None = None) -> Any:
+    """A ``torch.nn.Module``: raw observation batch -> deterministic action batch (``mask``: where the observation holds the action mask)."""
     import torch
 
     policy = model.policy
@@ -135,6 +144,9 @@ def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None
             if algo == "qrdqn":
                 return [self.policy.quantile_net(obs).mean(dim=1)]
             logits = self._ppo_output(obs)
+            if mask is not None:
+                allowed = observation[:, mask.start : mask.stop] > 0.5
+                logits = torch.where(allowed, logits, torch.full_like(logits, MASKED_LOGIT))
             if isinstance(action_space, gym.spaces.Discrete):
                 return [logits]
             return list(torch.split(logits, [int(n) for n in action_space.nvec.ravel()], dim=1))
@@ -156,6 +168,8 @@ def _actor_module(model: Any, algo: str, normalisation: Mapping[str, Any] | None
 
     if algo == "ppo" and not isinstance(action_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
         raise ValueError(f"cannot export PPO with action space {action_space}")
+    if mask is not None and not (isinstance(action_space, gym.spaces.Discrete) and mask.stop - mask.start == action_space.n):
+        raise ValueError(f"an action mask of {mask.stop - mask.start} entries does not fit the action space {action_space}")
     return DeterministicActor().eval()
 
 
@@ -228,12 +242,17 @@ def export_onnx(
     model, normalizer = load_sb3_model(model_path, algo=algo)
     if not isinstance(model.observation_space, gym.spaces.Box):
         raise ValueError(f"only Box observation spaces can be exported, got {model.observation_space}")
-    _check_env_fits(model, env_id, kwargs)
+    mask = _check_env_fits(model, env_id, kwargs)
+    if algo == "ppo_mask" and mask is None:
+        raise ValueError(
+            f"MaskablePPO needs its action mask at inference, and {env_id}'s observation does not carry it "
+            "(no action_mask_slice): nothing exported"
+        )
     for name, parameter in model.policy.named_parameters():
         if not torch.isfinite(parameter).all():
             raise ValueError(f"{model_path}: parameter {name} holds NaN or infinity (training diverged); nothing exported")
     normalisation = _normalisation(normalizer)
-    actor = _actor_module(model, algo, normalisation)
+    actor = _actor_module(model, algo, normalisation, mask if algo == "ppo_mask" else None)
 
     dummy = torch.zeros((1, *model.observation_space.shape), dtype=torch.float32)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,6 +271,7 @@ def export_onnx(
             )
         _verify(tmp_onnx, actor, model.observation_space, model.action_space)
         metadata = _sidecar(model, algo, env_id, kwargs, normalisation, onnx=tmp_onnx, source=model_path)
+        metadata["action_mask"] = {"start": mask.start, "stop": mask.stop} if algo == "ppo_mask" and mask else None
     side = sidecar_path(out_path)
     write_json_atomic(side, metadata)
     return ExportResult(out_path, side, metadata)
@@ -281,8 +301,11 @@ def _sidecar(
     }
 
 
-def _check_env_fits(model: Any, env_id: str, env_kwargs: Mapping[str, Any]) -> None:
+def _check_env_fits(model: Any, env_id: str, env_kwargs: Mapping[str, Any]) -> slice | None:
     """Refuse to record an env whose spaces differ from the model's (its sidecar could never be used).
+
+    Returns:
+        Where the env's observation holds its action mask (``action_mask_slice``), or None.
 
     Raises:
         PolicySpaceError: naming both spaces, the env id and its kwargs.
@@ -298,6 +321,8 @@ def _check_env_fits(model: Any, env_id: str, env_kwargs: Mapping[str, Any]) -> N
                     f"the model's {kind} space {describe_space(ours)} does not match {env_id} with env kwargs "
                     f"{json.dumps(dict(env_kwargs))} ({describe_space(theirs)}): nothing exported"
                 )
+        mask = getattr(env.unwrapped, "action_mask_slice", None)
+        return mask if isinstance(mask, slice) else None
     finally:
         env.close()
 

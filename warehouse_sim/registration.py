@@ -14,6 +14,8 @@ _SPECS: dict[str, tuple[str, int | None]] = {
     "warehouse_sim/Inventory-v0": ("warehouse_sim.envs.inventory:InventoryEnv", None),
     "warehouse_sim/Picking-v0": ("warehouse_sim.envs.picking:PickingEnv", 100),
     "warehouse_sim/Fulfilment-v0": ("warehouse_sim.envs.fulfilment:FulfilmentEnv", None),
+    # a factory: it loads the pricing policy, which the envs layer may not import
+    "warehouse_sim/FleetDispatch-v0": ("warehouse_sim:fleet_dispatch_env", None),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_SPECS)

@@ -98,8 +98,8 @@ class WarehouseEnv(gym.Env[ObsType, ActType], Generic[ObsType, ActType]):
         return self.task.has_physics
 
     @property
-    def sim_seconds_per_step(self) -> float:
-        """Simulated seconds one ``step`` advances."""
+    def sim_seconds_per_step(self) -> float | None:
+        """Simulated seconds one ``step`` advances (None where it varies from step to step)."""
         return self.task.sim_seconds_per_step
 
     def bare_physics_step(self) -> None:

@@ -80,6 +80,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Fulfilment-v0",),
         "the heuristic, ordering no more than the rest of the shift is expected to sell",
     ),
+    "rule": BaselineSpec(
+        "warehouse_sim.policies.fleet_dispatch:make_rule_policy",
+        ("warehouse_sim/FleetDispatch-v0",),
+        "every robot takes the reference rule's choice (env kwarg rule: fifo, edd, nearest)",
+    ),
     "q-learning": BaselineSpec(
         "warehouse_sim.policies.inventory:make_q_learning_policy",
         ("warehouse_sim/Inventory-v0",),

@@ -7,12 +7,14 @@ in a run folder (``model.zip``, or a checkpoint's ``model.zip``) finds its
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from warehouse_sim.onnx_runtime import PolicyLoadError
@@ -30,11 +32,16 @@ _POLICY_MODULES = {
     "stable_baselines3.ppo.policies": "ppo",
     "stable_baselines3.dqn.policies": "dqn",
     "sb3_contrib.qrdqn.policies": "qrdqn",
+    "sb3_contrib.common.maskable.policies": "ppo_mask",
 }
+#: Algorithms of sb3-contrib (the others are Stable-Baselines3's).
+CONTRIB_ALGOS = ("qrdqn", "ppo_mask")
+#: Actor-critic algorithms that learn from rollouts (no replay buffer).
+ON_POLICY_ALGOS = ("ppo", "ppo_mask")
 
 
 def algo_class(algo: str) -> type[Any]:
-    """Return the SB3 class of ``"ppo"``, ``"dqn"`` or ``"qrdqn"`` (imports SB3)."""
+    """Return the SB3 class of ``"ppo"``, ``"dqn"``, ``"qrdqn"`` or ``"ppo_mask"`` (``MaskablePPO``; imports SB3)."""
     if algo == "ppo":
         from stable_baselines3 import PPO
 
@@ -47,6 +54,10 @@ def algo_class(algo: str) -> type[Any]:
         from sb3_contrib import QRDQN
 
         return QRDQN
+    if algo == "ppo_mask":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
     raise ValueError(f"unknown algorithm {algo!r}")
 
 
@@ -67,7 +78,7 @@ def detect_algo(model_path: str | Path) -> str:
         raise PolicyLoadError(f"corrupt or truncated model file {path}: {exc}") from None
     module = data.get("policy_class", {}).get("__module__") if isinstance(data, dict) else None
     if module not in _POLICY_MODULES:
-        raise PolicyLoadError(f"{path}: unsupported policy class module {module!r} (PPO, DQN and QR-DQN are supported)")
+        raise PolicyLoadError(f"{path}: unsupported policy class module {module!r} (PPO, DQN, QR-DQN and MaskablePPO are supported)")
     return _POLICY_MODULES[module]
 
 
@@ -170,7 +181,7 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
     """
     from warehouse_sim._optional import require_extra
 
-    require_extra("train", "stable_baselines3", "torch", *(("sb3_contrib",) if algo == "qrdqn" else ()))
+    require_extra("train", "stable_baselines3", "torch", *(("sb3_contrib",) if algo in CONTRIB_ALGOS else ()))
     path = resolve_model_path(model_path)
     algo = algo or detect_algo(path)
     try:
@@ -187,8 +198,11 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
 class SB3Policy(Policy):
     """A trained SB3 model acting deterministically (``predict(deterministic=True)``).
 
+    A ``MaskablePPO`` model is given the env's ``action_masks()`` at every step (the env
+    of the last :meth:`reset`).
+
     Args:
-        model: A PPO, DQN or QR-DQN model.
+        model: A PPO, DQN, QR-DQN or MaskablePPO model.
         normalizer: The ``VecNormalize`` whose observation statistics the model was
             trained with, or ``None``.
     """
@@ -198,6 +212,12 @@ class SB3Policy(Policy):
         self.normalizer = normalizer
         self.observation_space = model.observation_space
         self.action_space = model.action_space
+        self._masked = "action_masks" in inspect.signature(model.predict).parameters
+        self._env: Any = None
+
+    def reset(self, env: gym.Env[Any, Any]) -> None:
+        """Remember ``env`` (a maskable model reads its ``action_masks()`` when it acts)."""
+        self._env = env.unwrapped
 
     @classmethod
     def load(cls, path: str | Path) -> SB3Policy:
@@ -212,7 +232,13 @@ class SB3Policy(Policy):
 
     def act(self, observation: Any) -> Any:
         """Return the deterministic action for one observation."""
-        action, _ = self.model.predict(self.normalize(np.asarray(observation)), deterministic=True)
+        obs = self.normalize(np.asarray(observation))
+        if self._masked:
+            if self._env is None or not hasattr(self._env, "action_masks"):
+                raise RuntimeError("a MaskablePPO policy needs reset(env) with an env that has action_masks()")
+            action, _ = self.model.predict(obs, deterministic=True, action_masks=self._env.action_masks())
+        else:
+            action, _ = self.model.predict(obs, deterministic=True)
         if np.ndim(action) == 0:
             return int(action)
         return action

@@ -117,13 +117,15 @@ ALGO_ARGS: dict[str, dict[str, Check]] = {
     },
 }
 ALGO_ARGS["qrdqn"] = {k: v for k, v in ALGO_ARGS["dqn"].items() if k != "n_steps"}
+#: MaskablePPO takes PPO's arguments except state-dependent exploration (a Gaussian-only feature).
+ALGO_ARGS["ppo_mask"] = {k: v for k, v in ALGO_ARGS["ppo"].items() if k not in ("use_sde", "sde_sample_freq")}
 
 
 def check_algo_args(algo: str, args: Mapping[str, Any], *, n_envs: int) -> None:
     """Check every constructor argument of ``algo`` in ``args``, and the combinations SB3 asserts on.
 
     Args:
-        algo: ``"ppo"``, ``"dqn"`` or ``"qrdqn"``.
+        algo: ``"ppo"``, ``"dqn"``, ``"qrdqn"`` or ``"ppo_mask"``.
         args: Argument name -> value, as read from a hyperparameter file.
         n_envs: Parallel envs (PPO's rollout is ``n_steps * n_envs`` steps).
 
@@ -136,7 +138,7 @@ def check_algo_args(algo: str, args: Mapping[str, Any], *, n_envs: int) -> None:
         raise ValueError(f"unknown {algo} hyperparameter(s): {', '.join(unknown)}")
     for name, value in args.items():
         allowed[name](name, value)
-    if algo == "ppo":
+    if algo in ("ppo", "ppo_mask"):
         rollout = int(args.get("n_steps", 2048)) * n_envs
         if rollout < 2:
             raise ValueError(f"n_steps x n_envs must be at least 2 (PPO's rollout), got {rollout}")

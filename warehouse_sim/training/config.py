@@ -32,7 +32,7 @@ from warehouse_sim.training.ray_cluster import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
 from warehouse_sim.training.warm_start import WarmStartConfig
 
-Algo = Literal["ppo", "dqn", "qrdqn"]
+Algo = Literal["ppo", "dqn", "qrdqn", "ppo_mask"]
 VecEnvKind = Literal["auto", "subproc", "dummy", "ray"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
@@ -92,7 +92,8 @@ class TrainConfig:
 
     Attributes:
         env_id: Gymnasium id, e.g. ``"warehouse_sim/Navigation-v0"``.
-        algo: ``"ppo"``, ``"dqn"``, or ``"qrdqn"`` (sb3-contrib's quantile-regression DQN).
+        algo: ``"ppo"``, ``"dqn"``, ``"qrdqn"`` (sb3-contrib's quantile-regression DQN) or
+            ``"ppo_mask"`` (sb3-contrib's ``MaskablePPO``, for envs with ``action_masks()``).
         n_timesteps: Total environment steps (summed over the parallel envs).
         n_envs: Parallel environments.
         vec_env: ``"subproc"`` (one process per env), ``"dummy"`` (all in this process),
@@ -116,9 +117,9 @@ class TrainConfig:
         checkpoint_freq: Save a checkpoint every this many timesteps (0: never).
         final_eval_episodes: Episodes of the evaluation written to ``eval.json``.
         torch_threads: Threads torch may use (one is fastest on a shared CPU).
-        warm_start: PPO only: imitate a baseline before training
+        warm_start: PPO and MaskablePPO only: imitate a baseline before training
             (:class:`~warehouse_sim.training.warm_start.WarmStartConfig`), or ``None``.
-        reward_shaping: A potential-based shaping of the training reward (a name from
+        reward_shaping: A shaping of the training reward (a name from
             :data:`~warehouse_sim.training.shaping.REWARD_SHAPINGS`), or ``None``.
             Monitor files and evaluations keep the env's own reward.
         against: A baseline name (``baseline:NAME`` on the command line) evaluated on
@@ -245,8 +246,8 @@ def _check_warm_start(config: TrainConfig) -> None:
     warm = config.warm_start
     if not isinstance(warm, WarmStartConfig):
         raise ValueError(f"warm_start must be a WarmStartConfig, got {warm!r}")
-    if config.algo != "ppo":
-        raise ValueError(f"warm_start needs PPO (an actor-critic policy), not {config.algo}")
+    if config.algo not in ("ppo", "ppo_mask"):
+        raise ValueError(f"warm_start needs PPO or MaskablePPO (an actor-critic policy), not {config.algo}")
     if warm.baseline not in BASELINES:
         raise ValueError(f"warm_start: unknown baseline {warm.baseline!r}; known: {', '.join(sorted(BASELINES))}")
     supported = BASELINES[warm.baseline].env_ids
@@ -323,7 +324,7 @@ def load_train_config(algo: str, env_id: str, *, path: str | Path | None = None)
     """Load the hyperparameters of ``algo`` for ``env_id`` into a :class:`TrainConfig`.
 
     Args:
-        algo: ``"ppo"``, ``"dqn"`` or ``"qrdqn"``.
+        algo: ``"ppo"``, ``"dqn"``, ``"qrdqn"`` or ``"ppo_mask"``.
         env_id: Key of the entry in the file.
         path: The YAML file; default ``<hyperparams_dir()>/<algo>.yml``.
 

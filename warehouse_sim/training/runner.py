@@ -49,7 +49,9 @@ from warehouse_sim.evaluation import evaluate_loaded, target_verdict
 from warehouse_sim.onnx_runtime import PolicyLoadError
 from warehouse_sim.policies.registry import make_baseline
 from warehouse_sim.policies.sb3_policy import (
+    CONTRIB_ALGOS,
     NSTEP_LOAD_WARNING,
+    ON_POLICY_ALGOS,
     VECNORMALIZE_FILE,
     SB3Policy,
     algo_class,
@@ -243,13 +245,13 @@ def _preflight(config: TrainConfig, seed: int, ray_address: str | None) -> None:
     """
     from warehouse_sim._optional import require_extra
 
-    require_extra("train", "stable_baselines3", "torch", "tensorboard", *(("sb3_contrib",) if config.algo == "qrdqn" else ()))
+    require_extra("train", "stable_baselines3", "torch", "tensorboard", *(("sb3_contrib",) if config.algo in CONTRIB_ALGOS else ()))
     _check_ray(config, ray_address)
     env = shape_reward(gym.make(config.env_id, **dict(config.env_kwargs)), config.reward_shaping, _gamma(config))
     try:
         from stable_baselines3.common.vec_env import DummyVecEnv
 
-        kwargs = {**_algo_kwargs(config), **({"buffer_size": 1} if config.algo != "ppo" else {})}  # no replay memory
+        kwargs = {**_algo_kwargs(config), **({"buffer_size": 1} if config.algo not in ON_POLICY_ALGOS else {})}  # no replay memory
         try:
             algo_class(config.algo)(
                 config.policy, DummyVecEnv([lambda: env]), seed=seed, device="cpu",
@@ -481,7 +483,7 @@ def _learn(
 
     clock = WallClock(wall_offset_s)
     callbacks: list[Any] = [
-        CheckpointCallback(run_dir, every=config.checkpoint_freq, on_policy=config.algo == "ppo", clock=clock, stop=stop)
+        CheckpointCallback(run_dir, every=config.checkpoint_freq, on_policy=config.algo in ON_POLICY_ALGOS, clock=clock, stop=stop)
     ]
     if config.eval_freq > 0:
         callbacks.append(

@@ -1,4 +1,6 @@
-"""Potential-based reward shaping for the operations envs (a training-time wrapper).
+"""Reward shaping for training (wrappers): stock booked as an asset, and the time orders wait.
+
+``stock_value`` (the operations envs) is potential-based:
 
 In the operations envs a replenishment order is paid when it is placed, and its revenue
 comes lead time plus selling time later: an agent learning from the raw profit sees
@@ -16,7 +18,15 @@ leaves the optimal policies unchanged (Ng, Harada & Russell, 1999); with
 ``gamma = 1`` the shaped and raw returns of an episode differ only by the constant
 ``Phi(s_0)``.
 
-The wrapper goes *outside* SB3's ``Monitor``, so episode returns in the monitor files,
+``order_time`` (``FleetDispatch-v0``) is not: it changes the objective on purpose, from
+profit alone to profit less the time customers wait. Each step is charged
+:data:`ORDER_HOUR_COST` per order-hour the open orders spent in the warehouse during it
+(open orders x simulated hours elapsed, counted at the start of the step). Over a shift
+that sum is the orders' total time in the warehouse (Little's law), so with the orders
+shipped set by demand, it is what a dispatcher that shortens the mean order cycle time
+reduces; dispatch moves profit little.
+
+The wrappers go *outside* SB3's ``Monitor``, so episode returns in the monitor files,
 the learning curve and every evaluation stay the raw profit.
 """
 
@@ -81,8 +91,56 @@ class StockValueShaping(gym.Wrapper[Any, Any, Any, Any]):
         return obs, shaped, terminated, truncated, info
 
 
+#: Reward units charged per order-hour spent open in the warehouse (``order_time``): with
+#: Fulfilment-v0's ``reward_scale`` (1,000 currency units), a 10-robot shift of ~2,800
+#: orders at ~2 minutes each costs ~90, against a profit of ~58 that dispatch barely moves.
+ORDER_HOUR_COST = 1.0
+
+
+class OrderTimeShaping(gym.Wrapper[Any, Any, Any, Any]):
+    """Subtract :data:`ORDER_HOUR_COST` x open orders x simulated hours of each step (see the module).
+
+    ``info["reward_unshaped"]`` keeps the env's own reward of the step.
+
+    Args:
+        env: A ``FleetDispatch-v0`` env (possibly wrapped): its ``unwrapped.task`` tells
+            the open orders and the simulated clock.
+        gamma: Unused (the signature of every shaping).
+
+    Raises:
+        ValueError: for another env.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], gamma: float) -> None:
+        super().__init__(env)
+        task: Any = getattr(env.unwrapped, "task", None)
+        if not (hasattr(env.unwrapped, "action_mask_slice") and hasattr(task, "open_orders")):
+            raise ValueError(
+                "reward_shaping 'order_time' needs warehouse_sim/FleetDispatch-v0, "
+                f"not {env.spec.id if env.spec else type(env.unwrapped).__name__}"
+            )
+        self._task = task
+        self._clock = (0.0, 0)  # (simulated s, open orders) at the start of the step
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset the env and start the clock."""
+        obs, info = self.env.reset(**kwargs)
+        self._clock = (self._task.now_s, len(self._task.open_orders()))
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step the env and charge the order-hours of the step."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        start_s, open_orders = self._clock
+        now_s = self._task.now_s
+        info["reward_unshaped"] = float(reward)
+        shaped = float(reward) - ORDER_HOUR_COST * open_orders * (now_s - start_s) / 3600.0
+        self._clock = (now_s, len(self._task.open_orders()))
+        return obs, shaped, terminated, truncated, info
+
+
 #: Wrapper of each ``reward_shaping`` value of a training config (None: the env's own reward).
-_SHAPINGS = {"stock_value": StockValueShaping}
+_SHAPINGS: dict[str, Any] = {"stock_value": StockValueShaping, "order_time": OrderTimeShaping}
 REWARD_SHAPINGS = tuple(_SHAPINGS)
 
 

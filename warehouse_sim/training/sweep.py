@@ -99,7 +99,7 @@ class SweepSpec:
     """A validated sweep (see the module docstring for the file format).
 
     Attributes:
-        algo: ``"ppo"``, ``"dqn"`` or ``"qrdqn"``.
+        algo: ``"ppo"``, ``"dqn"``, ``"qrdqn"`` or ``"ppo_mask"``.
         env_id: The env id of the entry.
         entry: The base hyperparameter entry, ``set`` applied (plain YAML data).
         seeds: Seeds every setting is trained with.

@@ -175,7 +175,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     and the fit uses normalised observations, as PPO will.
 
     Args:
-        model: A Stable-Baselines3 ``PPO`` (actor-critic policy) with its env attached.
+        model: A Stable-Baselines3 ``PPO`` or sb3-contrib ``MaskablePPO`` (actor-critic
+            policy) with its env attached.
         demos: What to imitate.
         config: Epochs, batch size, learning rate, label smoothing.
         seed: Seeds the minibatch order.
@@ -195,8 +196,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     from stable_baselines3.common.policies import ActorCriticPolicy
 
     policy = model.policy
-    if not isinstance(policy, ActorCriticPolicy):
-        raise ValueError("warm start needs an actor-critic policy (PPO)")
+    if not isinstance(policy, ActorCriticPolicy) and type(policy).__name__ != "MaskableActorCriticPolicy":
+        raise ValueError("warm start needs an actor-critic policy (PPO, MaskablePPO)")
     if demos.observations.shape[1:] != model.observation_space.shape:
         raise ValueError(f"demonstration observations {demos.observations.shape[1:]} do not fit {model.observation_space}")
     started = time.perf_counter()
