@@ -271,7 +271,7 @@ def export_onnx(
             )
         _verify(tmp_onnx, actor, model.observation_space, model.action_space)
         metadata = _sidecar(model, algo, env_id, kwargs, normalisation, onnx=tmp_onnx, source=model_path)
-        metadata["action_mask"] = {"start": mask.start, "stop": mask.stop} if algo == "ppo_mask" and mask else None
+        metadata["action_mask"] = {"start": mask.start, "stop": mask.stop} if algo == "ppo_mask" and mask is not None else None
     side = sidecar_path(out_path)
     write_json_atomic(side, metadata)
     return ExportResult(out_path, side, metadata)

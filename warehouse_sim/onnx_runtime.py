@@ -2,8 +2,9 @@
 
 An export is two files: ``POLICY.onnx`` (observation batch in, deterministic action
 batch out) and its sidecar ``POLICY.json`` (env id, env kwargs, spaces, normalisation,
-versions, the sha256 of the ONNX file itself and of the source model), written by
-:func:`warehouse_sim.export.export_onnx`.
+versions, the sha256 of the ONNX file itself and of the source model; for a MaskablePPO
+policy, ``action_mask``: where in the observation the graph reads the mask it applies),
+written by :func:`warehouse_sim.export.export_onnx`.
 
 Loading checks that the two belong together and that the network can act: the ONNX
 file's sha256 equals the sidecar's (a flipped byte or a sidecar of another export is
