@@ -47,7 +47,10 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
     ``Discrete(K + 1)``: ``0`` takes no new job now, ``k`` takes candidate ``k``.
     :meth:`action_masks` gives the valid ones (sb3-contrib's ``MaskablePPO`` protocol);
     a masked action is not executed (the robot takes no job; counted in
-    ``info["masked_actions"]``). Actions outside ``0..K`` raise ``ValueError``.
+    ``info["masked_actions"]``). Actions outside ``0..K`` raise ``ValueError``. A robot
+    that waits is asked again at the next dispatch moment (a simulated second later on
+    the fast fidelity, the next control tick on physics) in nearly the same state, so a
+    deterministic policy that waits there may wait for the rest of the shift.
 
     ## Rewards
 
