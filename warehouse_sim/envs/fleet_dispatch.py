@@ -77,11 +77,14 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
         action_mask_slice: Where the action mask sits in the observation.
     """
 
-    metadata = {"render_modes": ["human", "rgb_array"]}
+    #: Fulfilment-v0's render modes and rate (its frames are what this env shows).
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 4}
 
     def __init__(self, fleet: FleetEnv) -> None:
         if not isinstance(fleet, FleetEnv):
             raise ValueError(f"fleet must be a FleetEnv, got {type(fleet).__name__}")
+        # the fast fidelity has no GUI: the render modes are those of this Fulfilment-v0 env
+        self.metadata = {**self.metadata, "render_modes": list(fleet.env.unwrapped.metadata["render_modes"])}
         self._check_render_mode(fleet.render_mode)
         self.fleet = fleet
         self.task: FulfilmentTask = fleet.task
