@@ -16,7 +16,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
 
 import warehouse_sim  # noqa: E402
 from warehouse_sim.envs.fleet import FleetEnv  # noqa: E402
-from warehouse_sim.evaluation import load_policy  # noqa: E402
+from warehouse_sim.evaluation import evaluate, load_policy  # noqa: E402
 from warehouse_sim.operations.orders import OrderState  # noqa: E402
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES  # noqa: E402
 from warehouse_sim.tasks.fulfilment.agents import N_GLOBAL, N_PER_CANDIDATE, NO_JOB, AgentDispatch, rule_choice  # noqa: E402
@@ -222,6 +222,18 @@ def test_every_robot_choosing_the_rules_choice_reproduces_fulfilment_with_that_r
     assert got["cumulative"]["profit"] == expected["cumulative"]["profit"]
     assert got["orders_shipped"] > 0
 
+
+
+@pytest.mark.parametrize("rule", DISPATCH_RULES)
+def test_fleet_dispatch_baseline_rule_reproduces_fulfilment_with_that_rule(rule: str) -> None:
+    """FleetDispatch-v0 (the single-agent view) with ``baseline:rule``: the same shift too."""
+    expected_return, expected = _fulfilment_shift("warehouse-tiny", "fast", rule, seed=2)
+    report = evaluate("warehouse_sim/FleetDispatch-v0", "baseline:rule",
+                      env_kwargs={"scenario": "warehouse-tiny", "fidelity": "fast", "rule": rule}, episodes=1, seed=2)
+    assert report["returns"] == [pytest.approx(expected_return, abs=1e-9)]
+    assert {k: report["kpis"][k]["mean"] for k in KPIS} == pytest.approx({k: float(expected[k]) for k in KPIS})
+    assert report["kpis"]["orders_shipped"]["mean"] > 0
+    assert report["kpis"]["masked_actions"]["mean"] == 0
 
 # ---------------------------------------------------------------------------- errors and packaging
 def test_bad_actions_and_arguments_raise_naming_the_problem() -> None:

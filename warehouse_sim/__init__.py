@@ -63,14 +63,7 @@ def fleet_env(
 register_envs()
 
 
-def fleet_dispatch_env(
-    scenario: str = "warehouse-medium",
-    *,
-    pricing: str = "baseline:horizon",
-    candidates: int = 8,
-    rule: str = "nearest",
-    **kwargs: Any,
-) -> FleetDispatchEnv:
+def fleet_dispatch_env(scenario: str = "warehouse-medium", **kwargs: Any) -> FleetDispatchEnv:
     """Each step, one free robot of the fleet chooses its next job: one policy for all robots (needs ``multiagent``).
 
     The entry point of the Gymnasium id ``warehouse_sim/FleetDispatch-v0``: a single-agent view of :func:`fleet_env` (the
@@ -81,7 +74,7 @@ def fleet_dispatch_env(
         warehouse_sim._optional.MissingExtraError: without PettingZoo or greenlet.
         ValueError: for invalid arguments (as :func:`fleet_env`'s).
     """
-    fleet = fleet_env(scenario, pricing=pricing, candidates=candidates, rule=rule, **kwargs)
+    fleet = fleet_env(scenario, **kwargs)
     from warehouse_sim.envs.fleet_dispatch import FleetDispatchEnv
 
     try:

@@ -252,7 +252,8 @@ def export_onnx(
         if not torch.isfinite(parameter).all():
             raise ValueError(f"{model_path}: parameter {name} holds NaN or infinity (training diverged); nothing exported")
     normalisation = _normalisation(normalizer)
-    actor = _actor_module(model, algo, normalisation, mask if algo == "ppo_mask" else None)
+    applied = mask if algo == "ppo_mask" else None  # only MaskablePPO was trained with the mask
+    actor = _actor_module(model, algo, normalisation, applied)
 
     dummy = torch.zeros((1, *model.observation_space.shape), dtype=torch.float32)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,16 +271,15 @@ def export_onnx(
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
         _verify(tmp_onnx, actor, model.observation_space, model.action_space)
-        metadata = _sidecar(model, algo, env_id, kwargs, normalisation, onnx=tmp_onnx, source=model_path)
-        metadata["action_mask"] = {"start": mask.start, "stop": mask.stop} if algo == "ppo_mask" and mask is not None else None
+        metadata = _sidecar(model, algo, env_id, kwargs, normalisation, applied, onnx=tmp_onnx, source=model_path)
     side = sidecar_path(out_path)
     write_json_atomic(side, metadata)
     return ExportResult(out_path, side, metadata)
 
 
 def _sidecar(
-    model: Any, algo: str, env_id: str, env_kwargs: dict[str, Any], normalisation: dict[str, Any] | None, *,
-    onnx: Path, source: Path,
+    model: Any, algo: str, env_id: str, env_kwargs: dict[str, Any], normalisation: dict[str, Any] | None,
+    mask: slice | None, *, onnx: Path, source: Path,
 ) -> dict[str, Any]:
     """The sidecar of an export (see :mod:`warehouse_sim.onnx_runtime` for its format)."""
     return {
@@ -291,6 +291,7 @@ def _sidecar(
         "observation_space": space_to_dict(model.observation_space),
         "action_space": space_to_dict(model.action_space),
         "normalization": normalisation,
+        "action_mask": None if mask is None else {"start": mask.start, "stop": mask.stop},
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "opset": OPSET,

@@ -65,8 +65,8 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
 
     ## Info
 
-    The Fulfilment-v0 info of the last epoch that ended (its KPIs; empty before the
-    first), plus ``robot`` (the index of the robot deciding next, -1 at the end),
+    At the steps in which an epoch ended (always the last one), the Fulfilment-v0 info of
+    that epoch (its KPIs); at every step ``robot`` (the index of the robot deciding next, -1 at the end),
     ``sim_time_s``, ``decisions`` and ``masked_actions`` (since reset).
 
     Args:
@@ -98,7 +98,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
         self._queue: list[str] = []
         self._observations: dict[str, AgentObservation] = {}
         self._chosen: dict[str, int] = {}
-        self._fulfilment: dict[str, Any] = {}
+        self._epoch_info: dict[str, Any] = {}  # the Fulfilment-v0 info of an epoch that ended in this step
         self._decisions = 0
 
     # ------------------------------------------------------------------ gymnasium API
@@ -107,7 +107,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
         self._check_open()
         gym.Env.reset(self, seed=seed)
         observations, infos = self.fleet.reset(seed=seed, options=options)
-        self._fulfilment, self._decisions, self._chosen = {}, 0, {}
+        self._decisions, self._chosen = 0, {}
         self._moment(observations, infos)
         self._needs_reset = False
         return self._observation(), self._info()
@@ -129,6 +129,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
             return self._run_to_next({})
         self._chosen[self._queue.pop(0)] = choice
         if self._queue:
+            self._epoch_info = {}
             return self._observation(), 0.0, False, False, self._info()
         chosen, self._chosen = self._chosen, {}
         return self._run_to_next(chosen)
@@ -178,10 +179,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
     def _moment(self, observations: dict[str, AgentObservation], infos: dict[str, dict[str, Any]]) -> None:
         self._observations = observations
         self._queue = [agent for agent, info in infos.items() if info["deciding"]]
-        for info in infos.values():
-            if "fulfilment" in info:
-                self._fulfilment = info["fulfilment"]
-                break
+        self._epoch_info = next((info["fulfilment"] for info in infos.values() if "fulfilment" in info), {})
 
     def _observation(self) -> np.ndarray:
         if self._queue:
@@ -195,16 +193,10 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
     def _info(self) -> dict[str, Any]:
         robot = int(self._queue[0].removeprefix("robot_")) if self._queue else -1
         return {
-            **_fresh(self._fulfilment),
+            **self._epoch_info,
             "robot": robot,
             "sim_time_s": self.task.now_s,
             "decisions": self._decisions,
             "masked_actions": self.fleet.masked_actions,
         }
 
-
-def _fresh(value: Any) -> Any:
-    """A copy of ``value``'s dicts and arrays (each info is a new object, as Gymnasium asks)."""
-    if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
-    return value.copy() if isinstance(value, np.ndarray) else value

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from warehouse_sim._checks import check_int, check_real
+from warehouse_sim.policies.sb3_policy import ON_POLICY_ALGOS
 
 Check = Callable[[str, Any], Any]
 
@@ -138,7 +139,7 @@ def check_algo_args(algo: str, args: Mapping[str, Any], *, n_envs: int) -> None:
         raise ValueError(f"unknown {algo} hyperparameter(s): {', '.join(unknown)}")
     for name, value in args.items():
         allowed[name](name, value)
-    if algo in ("ppo", "ppo_mask"):
+    if algo in ON_POLICY_ALGOS:
         rollout = int(args.get("n_steps", 2048)) * n_envs
         if rollout < 2:
             raise ValueError(f"n_steps x n_envs must be at least 2 (PPO's rollout), got {rollout}")

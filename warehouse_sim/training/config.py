@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from warehouse_sim._checks import check_int, check_real
 from warehouse_sim._yaml import read_yaml
+from warehouse_sim.policies.sb3_policy import ON_POLICY_ALGOS
 from warehouse_sim.training.algo_args import check_algo_args
 from warehouse_sim.training.ray_cluster import RayEnvConfig
 from warehouse_sim.training.shaping import REWARD_SHAPINGS
@@ -246,7 +247,7 @@ def _check_warm_start(config: TrainConfig) -> None:
     warm = config.warm_start
     if not isinstance(warm, WarmStartConfig):
         raise ValueError(f"warm_start must be a WarmStartConfig, got {warm!r}")
-    if config.algo not in ("ppo", "ppo_mask"):
+    if config.algo not in ON_POLICY_ALGOS:
         raise ValueError(f"warm_start needs PPO or MaskablePPO (an actor-critic policy), not {config.algo}")
     if warm.baseline not in BASELINES:
         raise ValueError(f"warm_start: unknown baseline {warm.baseline!r}; known: {', '.join(sorted(BASELINES))}")

@@ -193,10 +193,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     """
     import torch
     import torch.nn.functional as F
-    from stable_baselines3.common.policies import ActorCriticPolicy
-
     policy = model.policy
-    if not isinstance(policy, ActorCriticPolicy) and type(policy).__name__ != "MaskableActorCriticPolicy":
+    if not _is_actor_critic(policy):
         raise ValueError("warm start needs an actor-critic policy (PPO, MaskablePPO)")
     if demos.observations.shape[1:] != model.observation_space.shape:
         raise ValueError(f"demonstration observations {demos.observations.shape[1:]} do not fit {model.observation_space}")
@@ -266,3 +264,17 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
         "dimension_accuracy": dim_accuracy,
         "pretrain_wall_time_s": round(time.perf_counter() - started, 3),
     }
+
+
+
+def _is_actor_critic(policy: Any) -> bool:
+    """Whether ``policy`` is SB3's ``ActorCriticPolicy`` or sb3-contrib's ``MaskableActorCriticPolicy`` (outside SB3's class tree)."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    if isinstance(policy, ActorCriticPolicy):
+        return True
+    try:
+        from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+    except ImportError:
+        return False
+    return isinstance(policy, MaskableActorCriticPolicy)
