@@ -214,7 +214,18 @@ def test_random_fleet_execution_never_collides_and_never_deadlocks(seed: int) ->
     assert completed > 100
 
 
-def test_a_goal_cut_off_by_a_parked_robot_fails_without_a_search() -> None:
+def _count_pops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from warehouse_sim.geometry import reservations
+
+    pops: list[int] = []
+    pop = heapq.heappop
+    monkeypatch.setattr(reservations.heapq, "heappop", lambda heap: pops.append(1) or pop(heap))
+    return pops
+
+
+def test_a_goal_cut_off_by_a_parked_robot_fails_without_spending_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse_sim.geometry.reservations import _POCKET_AFTER
+
     grid = _grid(
         """
         #######
@@ -227,16 +238,19 @@ def test_a_goal_cut_off_by_a_parked_robot_fails_without_a_search() -> None:
     )
     fp = FleetPlanner(grid, max_expansions=20_000)
     fp.reset([(2, 5), (2, 1)])  # robot 1 parks at the mouth of the dead end (3..4, 1)
-    goal, start, mouth = (fp._index(c, "cell") for c in ((4, 1), (2, 5), (2, 1)))  # noqa: SLF001
-    assert fp._closed_pocket(goal, start, {mouth}) and fp._closed_pocket(start, goal, {mouth})  # noqa: SLF001 - both sides closed
-    assert not fp._closed_pocket(goal, start, set())  # noqa: SLF001 - without the wall the goal's region holds the start
+    goal, start = (fp._index(c, "cell") for c in ((4, 1), (2, 5)))  # noqa: SLF001
+    for thorough in (False, True):  # both sides closed, by either test
+        assert fp._cut_off(start, goal, 0, thorough=thorough) and fp._cut_off(goal, start, 0, thorough=thorough)  # noqa: SLF001
+    pops = _count_pops(monkeypatch)
     assert fp.plan(0, (4, 1), step=0) is None and fp.is_idle(0) and fp.cell(0) == (2, 5)
+    assert len(pops) == _POCKET_AFTER  # the search stopped at the cheap proof, far inside its budget
     assert fp.plan(1, (1, 3), step=0) is not None  # once robot 1 leaves, the dead end opens
+    assert not fp._cut_off(start, goal, 0, thorough=False) and not fp._cut_off(start, goal, 0, thorough=True)  # noqa: SLF001
     assert fp.plan(0, (4, 1), step=0) is not None
 
 
 def test_a_robot_that_will_park_in_the_way_before_we_get_there_is_a_wall_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    from warehouse_sim.geometry import reservations
+    from warehouse_sim.geometry.reservations import _POCKET_AFTER
 
     grid = _grid(
         """
@@ -251,34 +265,51 @@ def test_a_robot_that_will_park_in_the_way_before_we_get_there_is_a_wall_too(mon
     fp = FleetPlanner(grid, max_expansions=20_000)
     fp.reset([(2, 5), (2, 2)])
     assert fp.plan(1, (2, 1), step=0) == [(2, 2), (2, 1)]  # parks in the mouth from step 1
-    pops: list[int] = []
-    pop = heapq.heappop
-    monkeypatch.setattr(reservations.heapq, "heappop", lambda heap: pops.append(1) or pop(heap))
-    assert fp.plan(0, (4, 1), step=0) is None and pops == []  # the mouth is 5 steps away: no search
-    assert fp.plan(0, (1, 1), step=0) is not None and pops  # elsewhere, the search runs
+    goal, start = (fp._index(c, "cell") for c in ((4, 1), (2, 5)))  # noqa: SLF001
+    for thorough in (False, True):
+        assert fp._cut_off(start, goal, 0, thorough=thorough)  # noqa: SLF001 - the mouth is 5 steps away, parked from step 1
+        assert not fp._cut_off(start, goal, -10, thorough=thorough)  # noqa: SLF001 - 10 steps earlier, it would get through
+    pops = _count_pops(monkeypatch)
+    assert fp.plan(0, (4, 1), step=0) is None and len(pops) == _POCKET_AFTER
+    assert fp.plan(0, (1, 1), step=0) is not None
+
+
+def test_the_thorough_proof_walls_a_cell_from_the_step_before_its_robot_drives_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from warehouse_sim.geometry.reservations import _PROOF_AFTER
+
+    fp = FleetPlanner(CORRIDOR, max_expansions=20_000)
+    fp.reset([(1, 1), (1, 5)])
+    assert fp.plan(1, (1, 3), step=1) == [(1, 5), (1, 4), (1, 3)]  # drives into (1, 3) at step 3 and parks
+    goal, start = (fp._index(c, "cell") for c in ((1, 4), (1, 1)))  # noqa: SLF001
+    # Robot 0 could be in (1, 3) at step 2, before robot 1 parks there, so no small pocket
+    # closes; but nobody may be in a cell one step before another robot enters it.
+    assert not fp._cut_off(start, goal, 0, thorough=False)  # noqa: SLF001
+    assert fp._cut_off(start, goal, 0, thorough=True)  # noqa: SLF001
+    pops = _count_pops(monkeypatch)
+    assert fp.plan(0, (1, 4), step=0) is None and len(pops) == _PROOF_AFTER
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_the_pocket_shortcut_changes_no_plan(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Random fleets on `medium`, planned with and without the shortcut, get the same plans."""
+def test_the_proofs_change_no_plan(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random fleets on `medium`, planned with and without the proofs that parked robots cut a goal off, get the same plans."""
     layout = make_layout("medium")
     free = [tuple(int(v) for v in c) for c in layout.free_cells]
 
-    def run(shortcut: bool) -> tuple[list[object], int]:
+    def run(proof: bool) -> tuple[list[object], int]:
         fp = FleetPlanner(layout.occupancy, max_expansions=2_000)
         hits = 0
-        if not shortcut:
-            monkeypatch.setattr(fp, "_closed_pocket", lambda *_: False)
+        if not proof:
+            monkeypatch.setattr(fp, "_cut_off", lambda *_, **__: False)
         else:
-            closed = fp._closed_pocket  # noqa: SLF001
+            cut_off = fp._cut_off  # noqa: SLF001
 
-            def counted(*args: object) -> bool:
+            def counted(*args: int, thorough: bool) -> bool:
                 nonlocal hits
-                hit = closed(*args)  # type: ignore[arg-type]
-                hits += hit
-                return hit
+                cut = cut_off(*args, thorough=thorough)
+                hits += cut
+                return cut
 
-            monkeypatch.setattr(fp, "_closed_pocket", counted)
+            monkeypatch.setattr(fp, "_cut_off", counted)
         rng = np.random.default_rng(seed)
         fp.reset([free[i] for i in rng.choice(len(free), 12, replace=False)])
         plans: list[object] = []
@@ -293,7 +324,7 @@ def test_the_pocket_shortcut_changes_no_plan(seed: int, monkeypatch: pytest.Monk
                     fp.advance(r)
         return plans, hits
 
-    with_shortcut, hits = run(True)
+    with_proof, hits = run(True)
     without, _ = run(False)
-    assert with_shortcut == without
-    assert hits > 0 and sum(p is None for p in without) > hits  # exercised, and not every failure is a pocket
+    assert with_proof == without
+    assert hits > 0 and sum(p is None for p in without) > hits  # exercised, and not every failure is proven

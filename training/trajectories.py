@@ -49,6 +49,9 @@ CASES: tuple[tuple[str, str, dict[str, Any], int], ...] = (
     ("fulfilment-tiny-policy", "warehouse_sim/Fulfilment-v0", {"scenario": "warehouse-tiny", "driver": POLICY_DRIVER}, 2),
     ("fulfilment-medium", "warehouse_sim/Fulfilment-v0", {"scenario": "warehouse-medium"}, 2),
     ("fulfilment-medium-policy", "warehouse_sim/Fulfilment-v0", {"scenario": "warehouse-medium", "driver": POLICY_DRIVER}, 2),
+    ("fulfilment-tiny-fast", "warehouse_sim/Fulfilment-v0", {"scenario": "warehouse-tiny", "fidelity": "fast"}, 34),
+    ("fulfilment-medium-fast", "warehouse_sim/Fulfilment-v0", {"scenario": "warehouse-medium", "fidelity": "fast"}, 34),
+    ("fleet-dispatch-fast", "warehouse_sim/FleetDispatch-v0", {"fidelity": "fast"}, 3_000),
 )
 SEEDS = (0, 1, 2)
 

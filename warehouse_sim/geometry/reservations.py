@@ -40,7 +40,12 @@ import numpy as np
 Cell = tuple[int, int]
 
 _UNREACHABLE = np.iinfo(np.int32).max
-#: Largest region (cells) :meth:`FleetPlanner._search` floods to prove a goal cut off.
+#: Expansions after which :meth:`FleetPlanner._search` checks whether the parked robots
+#: alone cut the goal off (a failed search would otherwise spend its whole budget): first
+#: cheaply (a small pocket around the goal or the start), then thoroughly (a flood).
+_POCKET_AFTER = 32
+_PROOF_AFTER = 400
+#: Largest region (cells) the cheap check floods to prove a goal or start cut off.
 _POCKET = 12
 
 
@@ -73,23 +78,29 @@ class FleetPlanner:
         self.max_expansions = int(max_expansions)
         free = ~grid.ravel()
         n_rows, n_cols = grid.shape
-        # Successors of each free cell: itself (wait) and its free 4-neighbours.
-        self._moves: list[tuple[int, ...]] = []
+        # The free 4-neighbours of each free cell, in a fixed order (the search's tie-break).
+        self._neighbours: list[tuple[int, ...]] = []
         for idx in range(grid.size):
             r, c = divmod(idx, n_cols)
-            succ = [idx] if free[idx] else []
+            succ = []
             if free[idx]:
                 for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
                     rr, cc = r + dr, c + dc
                     if 0 <= rr < n_rows and 0 <= cc < n_cols and free[rr * n_cols + cc]:
                         succ.append(rr * n_cols + cc)
-            self._moves.append(tuple(succ))
+            self._neighbours.append(tuple(succ))
         self._free = free
         self._size = int(grid.size)
+        # Packing of the search's heap entries (see _search): node keys below _span, the
+        # depth tie-break in units of _d_unit (pushes per search), f in units of _f_unit.
+        self._span = (self.horizon + 2) * self._size
+        self._d_unit = 5 * self.max_expansions + 6
+        self._f_unit = (self.horizon + 2) * self._d_unit
         #: (row, col) of each flat index, and the flat index of each free cell.
         self._cells: list[Cell] = [(i // n_cols, i % n_cols) for i in range(grid.size)]
         self._flat: dict[Cell, int] = {self._cells[i]: i for i in range(grid.size) if free[i]}
         self._dist_cache: dict[int, list[int]] = {}
+        self._scaled_cache: dict[int, list[int]] = {}
         self._any_cache: dict[tuple[Cell, ...], list[int]] = {}
         self.reset(())
 
@@ -105,12 +116,13 @@ class FleetPlanner:
             raise ValueError("starts: two robots share a cell")
         self._plans: list[list[int]] = [[f] for f in flat]  # cells, one per step from _t0
         self._t0: list[int] = [step] * len(flat)
+        self._end: list[int] = [step] * len(flat)  # the plan's last step
         self._progress: list[int] = [step] * len(flat)  # plan step the robot has reached
-        # Reservation keys are integers: (step, cell) as step * size + cell, a move
-        # (step, from, to) as (step * size + from) * size + to (size: cells in the grid).
+        # Reservation keys are integers: (step, cell) as step * size + cell (size: cells in
+        # the grid). Moves need no keys of their own: a robot that leaves a cell at a step
+        # holds it at that step, so the vertex reservations already rule out swaps.
         self._queues: dict[int, list[tuple[int, int]]] = {}  # cell -> sorted pending (step, robot)
         self._vertex: set[int] = set()  # pending (step, cell)
-        self._edges: set[int] = set()  # (step, from, to): moves from step to step + 1
         self._entries: set[int] = set()  # (step, cell): a robot enters cell at step from another
         self._parked: dict[int, tuple[int, int]] = {}  # cell -> (from step, robot)
         for robot, f in enumerate(flat):
@@ -132,7 +144,7 @@ class FleetPlanner:
 
     def is_idle(self, robot: int) -> bool:
         """Whether ``robot`` has completed its plan (it is parked in its last cell)."""
-        return self._progress[robot] == self._t0[robot] + len(self._plans[robot]) - 1
+        return self._progress[robot] == self._end[robot]
 
     def goal(self, robot: int) -> Cell:
         """The last cell of the robot's plan."""
@@ -199,7 +211,7 @@ class FleetPlanner:
         if entry is not None and entry[1] != robot:
             return None
         # Lift the robot's own parking so that the search does not see itself.
-        old_t = self._t0[robot] + len(self._plans[robot]) - 1
+        old_t = self._end[robot]
         del self._parked[start]
         self._remove_visit(old_t, start, robot)
         path = self._search(start, g, t0)
@@ -209,12 +221,12 @@ class FleetPlanner:
             return None
         self._plans[robot] = path
         self._t0[robot] = t0
+        self._end[robot] = t0 + len(path) - 1
         self._progress[robot] = t0
         size = self._size
         for k, f in enumerate(path):
             self._add_visit(t0 + k, f, robot)
             if k and path[k - 1] != f:
-                self._edges.add(((t0 + k - 1) * size + path[k - 1]) * size + f)
                 self._entries.add((t0 + k) * size + f)
         self._parked[g] = (t0 + len(path) - 1, robot)
         return [self._cell(f) for f in path]
@@ -223,74 +235,123 @@ class FleetPlanner:
         h = self._distances(goal)
         if h[start] == _UNREACHABLE:
             return None
-        # A cell parked from step `since` on is a wall for this robot if it cannot get there
-        # earlier (one cell per step: not before t0 + its grid distance). If such walls close
-        # a small pocket around the goal or the start, no plan exists, and the A* below would
-        # only find that out by spending its whole budget (the answer is the same: None).
-        walls = {cell for cell, (since, _) in self._parked.items() if since <= t0 + self._distances(cell)[start]}
-        if walls and (self._closed_pocket(goal, start, walls) or self._closed_pocket(start, goal, walls)):
-            return None
+        # A* over (cell, step) nodes: f = steps so far + remaining distance, ties broken by
+        # depth (deeper first), then push order. A node enters the heap once (when it gets
+        # its parent), so every pop is a new expansion. The heap holds plain ints: the
+        # priority (f, -depth, push counter), times the node span, plus the node, keyed
+        # as depth * size + cell from the start step t0.
         queue = self._queues.get(goal)
-        goal_free_from = queue[-1][0] + 1 if queue else t0  # nobody visits goal at or after this
-        vertex, edges, entries, parked, moves = self._vertex, self._edges, self._entries, self._parked, self._moves
-        size = self._size
-        t_max = t0 + self.horizon
-        max_expansions = self.max_expansions
-        # Heap order: f = steps so far + remaining distance, then deeper nodes first, then
-        # first pushed first, packed in one integer (depth <= horizon + 1, pushes <= 5 per
-        # expansion) so that the heap compares ints, not tuples.
-        depths, pushes = self.horizon + 2, 5 * max_expansions + 6
+        goal_depth = queue[-1][0] + 1 - t0 if queue else 0  # nobody visits goal at or after this depth
+        vertex, entries, nbrs = self._vertex, self._entries, self._neighbours
+        since = {cell: s for cell, (s, _) in self._parked.items()}
+        size, horizon, max_expansions = self._size, self.horizon, self.max_expansions
+        span, f_unit, d_unit = self._span, self._f_unit, self._d_unit
+        hs = self._scaled_distances(goal)
+        base = t0 * size
         counter = 0
         push, pop = heapq.heappush, heapq.heappop
-        # search nodes (cell, step) keyed as step * size + cell, like the reservations; a node
-        # enters the heap once (when it gets its parent), so every pop is a new expansion
-        start_node = t0 * size + start
-        open_heap: list[tuple[int, int]] = [((h[start] * depths + depths - 1) * pushes, start_node)]
-        parent: dict[int, int] = {start_node: -1}
+        # a node at depth d pushes its children with priority d_pri * (d + 1) + pri0 + hs[child]
+        d_pri, pri0 = (f_unit - d_unit) * span, (horizon + 1) * d_unit * span
+        open_heap = [pri0 + hs[start] + start]
+        parent: dict[int, int] = {start: -1}
         expansions = 0
+        # the expansion counts at which to look up: the two proofs, then the end of the budget
+        checks = [n for n in (_POCKET_AFTER, _PROOF_AFTER) if n <= max_expansions] + [max_expansions + 1]
+        check_at = checks.pop(0)
         while open_heap:
-            node = pop(open_heap)[1]
-            t, cell = divmod(node, size)
-            if cell == goal and t >= goal_free_from:
+            local = pop(open_heap) % span
+            depth, cell = divmod(local, size)
+            if cell == goal and depth >= goal_depth:
                 path = [cell]
-                node = parent[node]
-                while node >= 0:
-                    path.append(node % size)
-                    node = parent[node]
+                local = parent[local]
+                while local >= 0:
+                    path.append(local % size)
+                    local = parent[local]
                 path.reverse()
                 return path
             expansions += 1
-            if expansions > max_expansions:
-                return None
-            if t >= t_max:
+            if expansions >= check_at:
+                if expansions > max_expansions or self._cut_off(start, goal, t0, thorough=check_at == _PROOF_AFTER):
+                    return None
+                check_at = checks.pop(0)
+            if depth >= horizon:
                 continue
-            nt = t + 1
-            here_now, there_next = t * size, nt * size
-            for nxt in moves[cell]:
-                key = there_next + nxt
-                if key in parent or key in vertex:
+            nd = depth + 1
+            t_next = t0 + nd
+            row = local + size - cell  # the next depth's node key of cell 0
+            here = base + local - cell  # (step, cell 0) of this node, absolute
+            there = here + size
+            after = there + size
+            pri = d_pri * nd + pri0
+            # wait in place
+            key = row + cell
+            if key not in parent and there + cell not in vertex and after + cell not in entries:
+                s = since.get(cell)
+                if s is None or s > t_next:
+                    parent[key] = local
+                    counter += span
+                    push(open_heap, pri + hs[cell] + counter + key)
+            for nxt in nbrs[cell]:
+                key = row + nxt
+                if key in parent or there + nxt in vertex:
                     continue
-                park = parked.get(nxt)
-                if park is not None and park[0] <= nt:
+                s = since.get(nxt)
+                if s is not None and s <= t_next:
                     continue
                 # No following, either way round: a cell is entered only if nobody is in
                 # it one step before, and left before anybody else enters it (this also
                 # rules out swaps and rotations, which would deadlock execution).
-                if nxt != cell and (here_now + nxt in vertex or (here_now + nxt) * size + cell in edges):
+                if here + nxt in vertex or after + nxt in entries:
                     continue
-                if there_next + size + nxt in entries:
-                    continue
-                parent[key] = node
-                counter += 1
-                depth = nt - t0
-                push(open_heap, (((depth + h[nxt]) * depths + depths - 1 - depth) * pushes + counter, key))
+                parent[key] = local
+                counter += span
+                push(open_heap, pri + hs[nxt] + counter + key)
         return None
+
+    def _cut_off(self, start: int, goal: int, t0: int, *, thorough: bool) -> bool:
+        """Whether the parked robots alone leave no plan from ``start`` at step ``t0`` to ``goal``.
+
+        Both tests relax the search (True proves that no plan exists; False proves
+        nothing): robots that park are walls from their parking step on, for ever, every
+        other reservation is ignored and the robot may wait anywhere.
+
+        The cheap test (``thorough=False``) walls off each parked cell the robot cannot
+        reach before its parking step (one cell per step) and looks for a small region
+        (at most ``_POCKET`` cells) around the goal or the start that the walls close.
+        The thorough one floods the whole grid breadth-first: walls only appear, so
+        arriving earlier never hurts and the flood gives each cell's earliest arrival. A
+        parked cell is a wall from the step before its robot drives in (nobody may be in
+        a cell one step before it is entered). The plan must end by stepping into
+        ``goal`` from a neighbour after the goal's last visit by another robot (nobody may
+        be in it one step before), so some neighbour must be reachable and not walled
+        until then.
+        """
+        if start == goal:
+            return False
+        if not thorough:
+            walls = {cell for cell, (s, _) in self._parked.items() if s <= t0 + self._distances(cell)[start]}
+            return bool(walls) and (self._closed_pocket(goal, start, walls) or self._closed_pocket(start, goal, walls))
+        size, entries, nbrs = self._size, self._entries, self._neighbours
+        wall = {cell: s - 1 if s * size + cell in entries else s for cell, (s, _) in self._parked.items()}
+        arrival, frontier, t = {start: t0}, [start], t0
+        while frontier:
+            t += 1
+            reached = []
+            for cell in frontier:
+                for nxt in nbrs[cell]:
+                    if nxt not in arrival and (nxt not in wall or wall[nxt] > t):
+                        arrival[nxt] = t
+                        reached.append(nxt)
+            frontier = reached
+        queue = self._queues.get(goal)
+        after = queue[-1][0] + 1 if queue else t0  # the first step the robot may wait next to the goal
+        return not any(c in arrival and (c not in wall or max(arrival[c], after) < wall[c]) for c in nbrs[goal])
 
     def _closed_pocket(self, cell: int, other: int, walls: set[int]) -> bool:
         """Whether ``cell`` lies in a region of at most ``_POCKET`` free cells, closed by ``walls``, without ``other``."""
-        seen, stack, moves = {cell}, [cell], self._moves
+        seen, stack, nbrs = {cell}, [cell], self._neighbours
         while stack:
-            for nxt in moves[stack.pop()]:
+            for nxt in nbrs[stack.pop()]:
                 if nxt == other:
                     return False
                 if nxt not in seen and nxt not in walls:
@@ -308,16 +369,24 @@ class FleetPlanner:
         dist = [_UNREACHABLE] * self._size
         dist[goal] = 0
         frontier = deque([goal])
-        moves = self._moves
+        nbrs = self._neighbours
         while frontier:
             cell = frontier.popleft()
             d = dist[cell] + 1
-            for nxt in moves[cell]:
+            for nxt in nbrs[cell]:
                 if dist[nxt] == _UNREACHABLE:
                     dist[nxt] = d
                     frontier.append(nxt)
         self._dist_cache[goal] = dist
         return dist
+
+    def _scaled_distances(self, goal: int) -> list[int]:
+        """:meth:`_distances` to ``goal`` in the search's heap units (cached per goal)."""
+        cached = self._scaled_cache.get(goal)
+        if cached is None:
+            unit = self._f_unit * self._span
+            cached = self._scaled_cache[goal] = [d * unit for d in self._distances(goal)]
+        return cached
 
     # ------------------------------------------------------------------ execution
     def may_enter(self, robot: int) -> bool:
@@ -354,9 +423,7 @@ class FleetPlanner:
         plan, t0 = self._plans[robot], self._t0[robot]
         self._remove_visit(k, plan[k - t0], robot)
         if plan[k - t0] != plan[k + 1 - t0]:
-            size = self._size
-            self._edges.discard((k * size + plan[k - t0]) * size + plan[k + 1 - t0])
-            self._entries.discard((k + 1) * size + plan[k + 1 - t0])
+            self._entries.discard((k + 1) * self._size + plan[k + 1 - t0])
         self._progress[robot] = k + 1
         return self._cell(plan[k + 1 - t0])
 

@@ -74,11 +74,13 @@ class OrderBook:
     def __init__(self) -> None:
         self.orders: dict[int, Order] = {}
         self._next_id = 0
+        self._first_open = 0  # every order below this id is in a terminal state
 
     def reset(self) -> None:
         """Forget every order; ids restart at 0."""
         self.orders.clear()
         self._next_id = 0
+        self._first_open = 0
 
     def add(self, placed_h: float, due_h: float, skus: np.ndarray, quantities: np.ndarray, prices: np.ndarray) -> Order:
         """Create a ``PLACED`` order and return it."""
@@ -104,7 +106,14 @@ class OrderBook:
 
     def in_state(self, *states: OrderState) -> list[Order]:
         """Orders currently in any of ``states``, by id."""
-        return [o for o in self.orders.values() if o.state in states]
+        if not TERMINAL.isdisjoint(states):
+            return [o for o in self.orders.values() if o.state in states]
+        # open states only: skip the ended orders at the front (ids are 0, 1, 2, ... and orders end, never reopen)
+        orders, first = self.orders, self._first_open
+        while first < self._next_id and orders[first].state in TERMINAL:
+            first += 1
+        self._first_open = first
+        return [orders[i] for i in range(first, self._next_id) if orders[i].state in states]
 
     def counts(self) -> dict[OrderState, int]:
         """Number of orders in each state."""

@@ -116,7 +116,14 @@ class FastFleet(FleetExecutor):
         move_seconds: Mapping[str, float],
     ) -> None:
         super().__init__(layout, homes, params, control_dt=1.0 / control_hz)
-        self._move_ticks = {k: v * control_hz for k, v in check_move_seconds(move_seconds).items()}
+        ticks = {k: v * control_hz for k, v in check_move_seconds(move_seconds).items()}
+        # control ticks per move by (heading . step, rolling, passes): move_class without the strings
+        self._move_ticks = {
+            (dot, rolling, passes): ticks[move_class((1, 0), (dot, 1 - abs(dot)), rolling, passes)]
+            for dot in (1, 0, -1)
+            for rolling in (False, True)
+            for passes in (False, True)
+        }
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -191,7 +198,8 @@ class FastFleet(FleetExecutor):
         after = self.planner.ahead(r, 2)
         passes = after is not None and (after[0] - nxt[0], after[1] - nxt[1]) == step
         rolling = self._rolling[r] and self._arrived[r] == tick
-        ticks = self._move_ticks[move_class(self._heading[r], step, rolling, passes)] + self._carry[r]
+        heading = self._heading[r]
+        ticks = self._move_ticks[heading[0] * step[0] + heading[1] * step[1], rolling, passes] + self._carry[r]
         whole = max(1, int(ticks + 0.5))
         self._carry[r] = ticks - whole
         self._heading[r] = step
