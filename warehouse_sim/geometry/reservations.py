@@ -396,9 +396,9 @@ class FleetPlanner:
         same step has been completed, and no other robot is parked there. Waits (the same
         cell again) are always allowed. False when the robot is idle.
         """
-        if self.is_idle(robot):
-            return False
         k = self._progress[robot] + 1
+        if k > self._end[robot]:  # idle
+            return False
         nxt = self._plans[robot][k - self._t0[robot]]
         for t, other in self._queues.get(nxt, ()):
             if t > k:
@@ -417,9 +417,9 @@ class FleetPlanner:
         Raises:
             ValueError: if the robot is idle.
         """
-        if self.is_idle(robot):
-            raise ValueError(f"robot {robot} is idle; nothing to advance")
         k = self._progress[robot]
+        if k == self._end[robot]:
+            raise ValueError(f"robot {robot} is idle; nothing to advance")
         plan, t0 = self._plans[robot], self._t0[robot]
         self._remove_visit(k, plan[k - t0], robot)
         if plan[k - t0] != plan[k + 1 - t0]:

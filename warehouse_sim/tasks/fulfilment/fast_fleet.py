@@ -157,30 +157,31 @@ class FastFleet(FleetExecutor):
         next tick).
         """
         self._tick = tick
-        planner, events = self.planner, self._events
-        candidates = set(self._waiting)
+        planner, events, waiting = self.planner, self._events, self._waiting
+        in_transit, arrival = self._in_transit, self._arrival
+        candidates = set(waiting)
         while events and events[0][0] <= tick:
             candidates.add(heapq.heappop(events)[1])
         self.just_idle = []
         changed = False
         for r in sorted(candidates):
             while True:
-                if self._in_transit[r]:
-                    if self._arrival[r] > tick:
+                if in_transit[r]:
+                    if arrival[r] > tick:
                         break
                     planner.advance(r)
-                    self._in_transit[r] = False
+                    in_transit[r] = False
                     self._arrived[r] = tick
                     self.moves += 1
                     self.distance_m += self.layout.cell_size
                     changed = True
                     continue
                 if planner.is_idle(r):
-                    self._waiting.discard(r)
+                    waiting.discard(r)
                     self.just_idle.append(r)
                     break
                 if not planner.may_enter(r):
-                    self._waiting.add(r)
+                    waiting.add(r)
                     break
                 here, nxt = planner.cell(r), planner.ahead(r, 1)
                 assert nxt is not None
