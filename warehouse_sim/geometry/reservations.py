@@ -89,7 +89,6 @@ class FleetPlanner:
                     if 0 <= rr < n_rows and 0 <= cc < n_cols and free[rr * n_cols + cc]:
                         succ.append(rr * n_cols + cc)
             self._neighbours.append(tuple(succ))
-        self._free = free
         self._size = int(grid.size)
         # Packing of the search's heap entries (see _search): node keys below _span, the
         # depth tie-break in units of _d_unit (pushes per search), f in units of _f_unit.
