@@ -263,14 +263,14 @@ class FulfilmentTask(Task):
         ticks between are skipped with their only effects applied (robot time on jobs).
         """
         jobs, hz, ops = self.jobs, self.scenario.control_hz, self._controls_per_ops
-        dt = 1.0 / hz
+        dt, n_robots = 1.0 / hz, len(jobs.jobs)
         end = self._ticks + self._controls_per_epoch
         last, due = self._last_attended, self._due
         dispatch_at: int | None = self._ticks  # new put-away work: dispatch at once
         while self._ticks < end:
             k = self._ticks
             now = k / hz
-            busy = sum(job is not None for job in jobs.jobs)
+            busy = n_robots - jobs.jobs.count(None)
             attend = [r for r, t in due.items() if t <= k]
             if attend or (dispatch_at is not None and dispatch_at <= k):
                 shipped = jobs.attend({r: k - last[r] for r in attend}, now, self.rule)
@@ -284,15 +284,18 @@ class FulfilmentTask(Task):
                     dispatch_at = k + max(1, int(round(_DISPATCH_RETRY_S * hz)))
             fleet.control_at(k)
             # the next tick at which the task must look (no further than the order minute) ...
-            limit = min(
-                t for t in (min(due.values(), default=None), dispatch_at, (k // ops + 1) * ops, end, self._next_hook(k))
-                if t is not None
-            )
+            limit = min((k // ops + 1) * ops, end)
+            if due:
+                limit = min(limit, min(due.values()))
+            if dispatch_at is not None and dispatch_at < limit:
+                limit = dispatch_at
+            if self.on_tick is not None:
+                limit = min(limit, (k // self.on_tick_every + 1) * self.on_tick_every)
             # ... or earlier, after a robot finishes its plan; till then the fleet runs on its own
             nxt = k + 1 if fleet.just_idle else fleet.run_until(k + 1, max(limit, k + 1))
             for r in fleet.just_idle:  # the jobs see an arrival at the next tick
                 due[r] = min(due.get(r, nxt), nxt)
-            self.busy_s += busy * dt + sum(job is not None for job in jobs.jobs) * dt * (nxt - k - 1)
+            self.busy_s += busy * dt + (n_robots - jobs.jobs.count(None)) * dt * (nxt - k - 1)
             self._ticks = nxt
             if self.on_tick is not None and nxt % self.on_tick_every == 0:
                 self.on_tick()
@@ -316,11 +319,6 @@ class FulfilmentTask(Task):
                 due[r] = last[r] + left
             elif fleet.idle(r) and (job is not None or fleet.cell(r) != fleet.homes[r]):
                 due[r] = max(k + 1, math.ceil(fleet.retry_s[r] * hz - 1e-9))  # a failed plan, retried then
-
-    def _next_hook(self, k: int) -> int | None:
-        if self.on_tick is None:
-            return None
-        return (k // self.on_tick_every + 1) * self.on_tick_every
 
     def bare_physics_step(self) -> None:
         """The PyBullet work of one epoch without any task logic (``warehouse-sim bench``); see :meth:`PhysicsFleet.bare_physics`."""
