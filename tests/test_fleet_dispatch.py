@@ -174,3 +174,14 @@ def test_maskable_ppo_export_refuses_an_env_without_its_mask_in_the_observation(
         export_onnx(tmp_path / "model.zip", tmp_path / "policy.onnx", env_id="warehouse_sim/Inventory-v0",
                     env_kwargs={"continuous": False})
     assert not (tmp_path / "policy.onnx").exists()
+
+
+def test_baseline_rule_stay_keeps_free_robots_where_they_are() -> None:
+    """``baseline:rule_stay``: the rule's work, no drives home, so the fleet covers less ground on the same shift."""
+    small = {"scenario": "warehouse-small", "fidelity": "fast", "shift_hours": 1.0}
+    rule = evaluate(ENV_ID, "baseline:rule", env_kwargs={**small, "stay_s": 30.0}, episodes=1, seed=0)
+    stay = evaluate(ENV_ID, "baseline:rule_stay", env_kwargs={**small, "stay_s": 30.0}, episodes=1, seed=0)
+    assert stay["kpis"]["masked_actions"]["mean"] == 0 and stay["kpis"]["orders_shipped"]["mean"] > 0
+    assert stay["kpis"]["distance_m"]["mean"] < rule["kpis"]["distance_m"]["mean"]
+    with pytest.raises(ValueError, match="stay_s > 0"):
+        evaluate(ENV_ID, "baseline:rule_stay", env_kwargs=small, episodes=1, seed=0)

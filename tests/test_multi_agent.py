@@ -39,9 +39,9 @@ def _random_actions(env: FleetEnv, obs: dict[str, dict[str, np.ndarray]], rng: n
 
 
 # ---------------------------------------------------------------------------- PettingZoo's own checks
-@pytest.mark.parametrize("fidelity", ["fast", "physics"])
-def test_parallel_api_test_passes(fidelity: str) -> None:
-    env = _tiny(fidelity=fidelity)
+@pytest.mark.parametrize(("fidelity", "stay_s"), [("fast", 0.0), ("physics", 0.0), ("fast", 30.0), ("physics", 30.0)])
+def test_parallel_api_test_passes(fidelity: str, stay_s: float) -> None:
+    env = _tiny(fidelity=fidelity, stay_s=stay_s)
     parallel_api_test(env, num_cycles=1000)
     env.close()
 
@@ -113,6 +113,44 @@ def test_masked_actions_are_never_executed() -> None:
     env.close()
 
 
+@pytest.mark.parametrize("fidelity", ["fast", "physics"])
+def test_a_robot_that_stays_stands_where_it_is_until_its_hold_is_over(fidelity: str) -> None:
+    """Robots without the rule's work stay; they are not sent home, and are asked home-or-stay when the hold ends."""
+    stay_s, k = 20.0, 4
+    env = warehouse_sim.fleet_env("warehouse-small", fidelity=fidelity, candidates=k, stay_s=stay_s, shift_hours=0.5)
+    stay = k + 1
+    assert env.action_space("robot_0") == gym.spaces.Discrete(k + 2) and env.dispatch.stay_action == stay
+    fleet, jobs = env.task.fleet, env.task.jobs
+    obs, infos = env.reset(seed=1)
+    holds: dict[int, tuple[float, tuple[int, int]]] = {}  # robot -> (hold end, cell)
+    homebound_asks = 0
+    while env.agents:
+        now = env.task.now_s
+        for r, (end, cell) in list(holds.items()):
+            if jobs.jobs[r] is not None or now >= end:
+                del holds[r]
+            else:
+                assert fleet.cell(r) == cell and fleet.idle(r), "a held robot without a job moved"
+        actions = {}
+        for agent, o in obs.items():
+            r, mask = int(agent.removeprefix("robot_")), o["action_mask"]
+            assert mask[stay] == (infos[agent]["deciding"] and fleet.cell(r) != fleet.homes[r])
+            if infos[agent]["deciding"] and not mask[1 : k + 1].any():
+                homebound_asks += 1
+                assert jobs.homebound(r, now) and mask[stay] == 1
+            choice = rule_choice(o["observation"], mask)
+            if choice == NO_JOB and mask[stay]:
+                choice = stay
+                holds[r] = (now + stay_s, fleet.cell(r))
+            elif choice != NO_JOB:  # it takes work (or, without a plan now, is asked again)
+                holds.pop(r, None)
+            actions[agent] = choice
+        obs, _, _, _, infos = env.step(actions)
+        env.task.model.check_invariants()
+    assert env.dispatch.stays > 0 and homebound_asks > 0 and env.masked_actions == 0
+    env.close()
+
+
 def test_colliding_choices_go_to_the_first_robot_and_the_others_are_asked_again() -> None:
     """Every robot wants the most urgent item it may take: one takes it, the others are asked again."""
     env = gym.make(ENV_ID, scenario="warehouse-small", fidelity="fast")
@@ -142,9 +180,9 @@ def test_colliding_choices_go_to_the_first_robot_and_the_others_are_asked_again(
 
 
 # ---------------------------------------------------------------------------- invariants
-@pytest.mark.parametrize("seed", [3, 4])
-def test_units_orders_and_money_hold_over_random_multi_agent_play(seed: int) -> None:
-    env = warehouse_sim.fleet_env("warehouse-small", fidelity="fast")
+@pytest.mark.parametrize(("seed", "stay_s"), [(3, 0.0), (4, 0.0), (5, 20.0)])
+def test_units_orders_and_money_hold_over_random_multi_agent_play(seed: int, stay_s: float) -> None:
+    env = warehouse_sim.fleet_env("warehouse-small", fidelity="fast", stay_s=stay_s)
     task, model = env.task, env.task.model
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
@@ -173,6 +211,7 @@ def test_units_orders_and_money_hold_over_random_multi_agent_play(seed: int) -> 
             assert info["orders_shipped"] == sum(1 for s in states.values() if s is OrderState.SHIPPED)
     assert all(terminations.values()) and not any(truncations.values())
     assert steps > 50 and env.dispatch.decisions > 0 and env.masked_actions == 0
+    assert (env.dispatch.stays > 0) == (stay_s > 0)
     assert info["orders_shipped"] > 0
     env.close()
 
@@ -195,8 +234,8 @@ def _fulfilment_shift(scenario: str, fidelity: str, rule: str, seed: int) -> tup
     return total, info
 
 
-def _fleet_shift(scenario: str, fidelity: str, rule: str, seed: int) -> tuple[float, dict[str, Any]]:
-    env = warehouse_sim.fleet_env(scenario, fidelity=fidelity, rule=rule)
+def _fleet_shift(scenario: str, fidelity: str, rule: str, seed: int, stay_s: float = 0.0) -> tuple[float, dict[str, Any]]:
+    env = warehouse_sim.fleet_env(scenario, fidelity=fidelity, rule=rule, stay_s=stay_s)
     obs, infos = env.reset(seed=seed)
     total = 0.0
     while env.agents:
@@ -208,15 +247,17 @@ def _fleet_shift(scenario: str, fidelity: str, rule: str, seed: int) -> tuple[fl
 
 
 @pytest.mark.parametrize(
-    ("scenario", "fidelity", "rule"),
-    [("warehouse-small", "fast", "fifo"), ("warehouse-small", "fast", "edd"), ("warehouse-small", "fast", "nearest"),
-     ("warehouse-tiny", "physics", "nearest")],
+    ("scenario", "fidelity", "rule", "stay_s"),
+    [("warehouse-small", "fast", "fifo", 0.0), ("warehouse-small", "fast", "edd", 0.0),
+     ("warehouse-small", "fast", "nearest", 0.0), ("warehouse-tiny", "physics", "nearest", 0.0),
+     ("warehouse-small", "fast", "nearest", 30.0), ("warehouse-tiny", "physics", "fifo", 30.0)],
 )
 def test_every_robot_choosing_the_rules_choice_reproduces_fulfilment_with_that_rule(
-    scenario: str, fidelity: str, rule: str
+    scenario: str, fidelity: str, rule: str, stay_s: float
 ) -> None:
+    """The rule never stays: with the stay action offered, the rule's choices still make the rule's shift."""
     expected_return, expected = _fulfilment_shift(scenario, fidelity, rule, seed=3)
-    got_return, got = _fleet_shift(scenario, fidelity, rule, seed=3)
+    got_return, got = _fleet_shift(scenario, fidelity, rule, seed=3, stay_s=stay_s)
     assert got_return == expected_return
     assert {k: got[k] for k in KPIS} == {k: expected[k] for k in KPIS}
     assert got["cumulative"]["profit"] == expected["cumulative"]["profit"]
@@ -259,6 +300,9 @@ def test_bad_actions_and_arguments_raise_naming_the_problem() -> None:
         _tiny(candidates=0)
     with pytest.raises(ValueError, match="rule must be one of"):
         _tiny(rule="random")
+    for bad in (-1.0, float("nan"), float("inf"), True, "30"):
+        with pytest.raises(ValueError, match="stay_s must be a finite number of seconds >= 0"):
+            _tiny(stay_s=bad)
     with pytest.raises(ValueError, match="unknown baseline"):
         _tiny(pricing="baseline:nope")
     with pytest.raises(ValueError, match="Fulfilment-v0"):

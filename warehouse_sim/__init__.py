@@ -24,6 +24,7 @@ def fleet_env(
     pricing: str = "baseline:horizon",
     candidates: int = 8,
     rule: str = "nearest",
+    stay_s: float = 0.0,
     **kwargs: Any,
 ) -> FleetEnv:
     """The fleet as agents: a PettingZoo ``ParallelEnv`` of a Fulfilment-v0 warehouse (needs the ``multiagent`` extra).
@@ -35,6 +36,8 @@ def fleet_env(
             --policy``).
         candidates: Candidate items per deciding robot (``K``).
         rule: Reference dispatch rule (its choice is each robot's first candidate).
+        stay_s: With ``stay_s > 0`` a robot may also *stay* where it is for ``stay_s``
+            simulated seconds instead of driving home (action ``K + 1``); 0: no such action.
         **kwargs: Further Fulfilment-v0 keyword arguments (``fidelity``, ``n_robots``,
             ``shift_hours``, ``render_mode``, ...).
 
@@ -43,7 +46,7 @@ def fleet_env(
 
     Raises:
         warehouse_sim._optional.MissingExtraError: without PettingZoo or greenlet.
-        ValueError: for invalid arguments (as Fulfilment-v0's, and ``candidates``, ``rule``).
+        ValueError: for invalid arguments (as Fulfilment-v0's, and ``candidates``, ``rule``, ``stay_s``).
     """
     import gymnasium as gym
 
@@ -55,7 +58,7 @@ def fleet_env(
 
     env = gym.make("warehouse_sim/Fulfilment-v0", scenario=scenario, **kwargs)
     try:
-        return FleetEnv(env, load_policy(pricing, env), candidates=candidates, rule=rule)
+        return FleetEnv(env, load_policy(pricing, env), candidates=candidates, rule=rule, stay_s=stay_s)
     except BaseException:
         env.close()
         raise

@@ -64,15 +64,20 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
 
     ## Action Space
 
-    ``Discrete(K + 1)`` per agent: ``0`` takes no new job now, ``k`` takes candidate ``k``.
-    Every live agent may send an action; deciding agents must. An action that the agent's
-    mask forbids is not executed (the robot takes no job; :attr:`masked_actions` counts
-    it); an action outside ``0..K``, a missing deciding agent or an unknown agent raise
+    ``Discrete(K + 1)`` per agent: ``0`` takes no new job now, ``k`` takes candidate ``k``;
+    with ``stay_s > 0``, ``Discrete(K + 2)``: ``K + 1`` *stays*, the robot takes no job
+    and stands where it is for ``stay_s`` simulated seconds instead of driving home (a
+    robot is then asked also when it has no job and would drive home, with only ``0``
+    and ``K + 1`` open). Every live agent may send an action; deciding agents must. An
+    action that the agent's mask forbids is not executed (the robot takes no job;
+    :attr:`masked_actions` counts it); an action outside the space, a missing deciding
+    agent or an unknown agent raise
     ``ValueError`` before anything changes.
 
     ## Observation Space
 
-    ``Dict(observation=Box(-10, 10, (11 + 12 K,), float32), action_mask=Box(0, 1, (K + 1,), int8))``
+    ``Dict(observation=Box(-10, 10, (11 + 12 K,), float32), action_mask=Box(0, 1, (n,), int8))``
+    with ``n`` the number of actions
     (PettingZoo's masking convention); :meth:`state` is the Fulfilment-v0 observation.
 
     ## Rewards
@@ -96,9 +101,12 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
         candidates: ``K``, candidate items offered to each deciding robot (>= 1).
         rule: The reference dispatch rule (``"fifo"``, ``"edd"``, ``"nearest"``), whose
             choice is each robot's first candidate.
+        stay_s: Seconds a robot that chooses to stay stands where it is; 0 (default): no
+            stay action.
 
     Raises:
-        ValueError: if ``env`` is not a Fulfilment-v0 env, for a bad ``candidates`` or rule.
+        ValueError: if ``env`` is not a Fulfilment-v0 env, for a bad ``candidates``,
+            ``stay_s`` or rule.
 
     Attributes:
         dispatch: The dispatcher on the task's job board (its counters: decisions, no
@@ -107,14 +115,17 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
 
     metadata = {"name": "warehouse_sim_fleet_v0", "render_modes": ["human", "rgb_array"], "is_parallelizable": True}
 
-    def __init__(self, env: gym.Env[Any, Any], pricing: PricingPolicy, *, candidates: int = 8, rule: str = "nearest") -> None:
+    def __init__(
+        self, env: gym.Env[Any, Any], pricing: PricingPolicy, *, candidates: int = 8, rule: str = "nearest",
+        stay_s: float = 0.0,
+    ) -> None:
         fulfilment = env.unwrapped
         if not isinstance(fulfilment, FulfilmentEnv):
             raise ValueError(f"env must be a Fulfilment-v0 env, got {type(fulfilment).__name__}")
         self.env = env
         self.pricing = pricing
         self.task = fulfilment.task
-        self.dispatch = AgentDispatch(self.task, self._decide, candidates=candidates, rule=rule)
+        self.dispatch = AgentDispatch(self.task, self._decide, candidates=candidates, rule=rule, stay_s=stay_s)
         self.task.jobs.dispatcher = self.dispatch
         self.render_mode = fulfilment.render_mode
         self._rule_entry = self.task.n_classes + self.task.model.n_skus  # the action's dispatch entry
@@ -148,7 +159,7 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
         return self.observation_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Space[Any]:
-        """``Discrete(K + 1)`` (one object per agent)."""
+        """``Discrete(K + 1)``, or ``Discrete(K + 2)`` with the stay action (one object per agent)."""
         return self.action_spaces[agent]
 
     def reset(
@@ -177,7 +188,7 @@ class FleetEnv(ParallelEnv[str, AgentObservation, int]):
 
         Raises:
             gymnasium.error.ResetNeeded: before :meth:`reset` or after the shift ended.
-            ValueError: for an unknown agent, an action outside ``0..K`` or a deciding
+            ValueError: for an unknown agent, an action outside the action space or a deciding
                 agent without an action (nothing changes).
         """
         request = self._request

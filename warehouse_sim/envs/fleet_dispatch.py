@@ -37,17 +37,19 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
 
     ## Observation Space
 
-    ``Box((11 + 12 K) + (K + 1),)`` ``float32``: the deciding robot's fleet-env
+    ``Box((11 + 12 K) + n,)`` ``float32``: the deciding robot's fleet-env
     observation (its table is in :mod:`warehouse_sim.tasks.fulfilment.agents`, bounds
     ``[-10, 10]``) followed by its action mask as 0/1 (:attr:`action_mask_slice`), so a
     policy sees which choices are open and an exported policy can apply the mask.
 
     ## Action Space
 
-    ``Discrete(K + 1)``: ``0`` takes no new job now, ``k`` takes candidate ``k``.
+    ``Discrete(n)``, ``n = K + 1``: ``0`` takes no new job now, ``k`` takes candidate
+    ``k``; with the env kwarg ``stay_s > 0``, ``n = K + 2`` and ``K + 1`` stays where it
+    is for ``stay_s`` simulated seconds instead of driving home (see the fleet env).
     :meth:`action_masks` gives the valid ones (sb3-contrib's ``MaskablePPO`` protocol);
     a masked action is not executed (the robot takes no job; counted in
-    ``info["masked_actions"]``). Actions outside ``0..K`` raise ``ValueError``. A robot
+    ``info["masked_actions"]``). Actions outside ``0..n-1`` raise ``ValueError``. A robot
     that waits is asked again at the next dispatch moment (a simulated second later on
     the fast fidelity, the next control tick on physics) in nearly the same state, so a
     deterministic policy that waits there may wait for the rest of the shift.
@@ -118,7 +120,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
         Raises:
             gymnasium.error.ResetNeeded: before :meth:`reset` and after the shift ended.
             RuntimeError: after :meth:`close`.
-            ValueError: for an action outside ``0..K`` (nothing changes).
+            ValueError: for an action outside the action space (nothing changes).
         """
         if self._needs_reset:
             self._check_open()
@@ -135,7 +137,7 @@ class FleetDispatchEnv(WarehouseEnv[np.ndarray, Any]):
         return self._run_to_next(chosen)
 
     def action_masks(self) -> np.ndarray:
-        """The current robot's valid actions (``bool``, ``(K + 1,)``); only waiting when none is deciding."""
+        """The current robot's valid actions (``bool``, ``(n,)``); only waiting when none is deciding."""
         return self._observation()[self.action_mask_slice] > 0.5
 
     def render(self) -> Any:

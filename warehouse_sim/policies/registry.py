@@ -85,6 +85,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/FleetDispatch-v0",),
         "every robot takes the reference rule's choice (env kwarg rule: fifo, edd, nearest)",
     ),
+    "rule_stay": BaselineSpec(
+        "warehouse_sim.policies.fleet_dispatch:make_rule_stay_policy",
+        ("warehouse_sim/FleetDispatch-v0",),
+        "the rule's choice; a robot without it stays where it is (env kwarg stay_s > 0)",
+    ),
     "q-learning": BaselineSpec(
         "warehouse_sim.policies.inventory:make_q_learning_policy",
         ("warehouse_sim/Inventory-v0",),

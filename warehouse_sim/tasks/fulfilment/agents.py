@@ -2,8 +2,7 @@
 
 :class:`AgentDispatch` is a :class:`~warehouse_sim.tasks.fulfilment.jobs.Dispatcher`: set
 on a task's job board, it replaces the dispatch rule. At each dispatch moment (every
-control tick on the physics clock, at the events of the fast one) with waiting work and
-free robots, it
+control tick on the physics clock, at the events of the fast one) with free robots, it
 
 1. computes the pairs the reference rule (``rule``, ``"nearest"`` by default) would make
    for the free robots; the robots are taken in the rule's pair order, then the robots
@@ -18,6 +17,14 @@ free robots, it
    is not *held*: taken by another robot at this moment. A robot whose candidates are
    all empty or held is not asked. A masked choice is never executed: it counts in
    :attr:`AgentDispatch.masked_actions` and takes no job;
+
+   With ``stay_s > 0`` there is one more action, ``K + 1``: *stay*, take no job and
+   stand where it is for ``stay_s`` simulated seconds instead of driving home
+   (:meth:`JobBoard.hold`; it may take work meanwhile). Its mask entry is set when the
+   robot is away from its home cell. Robots are then also asked when they are
+   *homebound* (no job, away from home and not held: they just finished a job, or their
+   hold or a failed plan's wait is over) even without a candidate: ``0`` drives home,
+   ``K + 1`` stays. A held robot that takes no job (``0``) stays until its hold is over;
 4. executes the actions in the robots' order. Two robots choosing the same item: the
    earlier takes it; the later ones are asked again at once (a new round of step 3, the
    item now held), until no choice collides.
@@ -60,6 +67,7 @@ global features then ``F = 12`` features per candidate slot (zeros for an empty 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -91,10 +99,14 @@ def observation_size(candidates: int) -> int:
 
 
 def rule_choice(observation: np.ndarray, mask: np.ndarray) -> int:
-    """The action that follows the reference rule: its candidate if the robot has one it may take, else :data:`NO_JOB`."""
-    k = len(mask) - 1
-    flags = np.asarray(observation)[N_GLOBAL + RULE_FLAG : N_GLOBAL + N_PER_CANDIDATE * k : N_PER_CANDIDATE]
-    chosen = np.flatnonzero((flags > 0.5) & (np.asarray(mask)[1:] > 0))
+    """The action that follows the reference rule: its candidate if the robot has one it may take, else :data:`NO_JOB`.
+
+    The rule never stays: a homebound robot without the rule's candidate drives home.
+    """
+    obs = np.asarray(observation)
+    k = (obs.size - N_GLOBAL) // N_PER_CANDIDATE
+    flags = obs[N_GLOBAL + RULE_FLAG : N_GLOBAL + N_PER_CANDIDATE * k : N_PER_CANDIDATE]
+    chosen = np.flatnonzero((flags > 0.5) & (np.asarray(mask)[1 : k + 1] > 0))
     return int(chosen[0]) + 1 if chosen.size else NO_JOB
 
 
@@ -106,29 +118,39 @@ class AgentDispatch:
         decide: Asks the deciding robots for their actions (:data:`Decide`).
         candidates: Candidate slots ``K`` per robot (>= 1).
         rule: The reference rule whose choice is offered first and flagged.
+        stay_s: Simulated seconds a robot that chooses to stay stands where it is; 0 (the
+            default) offers no stay action.
 
     Attributes:
         candidates: ``K``.
-        n_actions: ``K + 1``.
+        n_actions: ``K + 1``, or ``K + 2`` with the stay action.
+        stay_action: ``K + 1`` with ``stay_s > 0``, else None.
         decisions: Actions asked for since :meth:`reset`.
-        no_jobs: Of those, the ones that took no job.
+        no_jobs: Of those, the ones that took no job (staying included).
+        stays: Of those, the ones that stayed.
         masked_actions: Of those, the masked choices (not executed).
         collisions: Of those, the choices of an item an earlier robot took in the same
             round (the robot was asked again).
 
     Raises:
-        ValueError: for a bad ``candidates`` or an unknown rule.
+        ValueError: for a bad ``candidates`` or ``stay_s``, or an unknown rule.
     """
 
-    def __init__(self, task: FulfilmentTask, decide: Decide, *, candidates: int = 8, rule: str = "nearest") -> None:
+    def __init__(
+        self, task: FulfilmentTask, decide: Decide, *, candidates: int = 8, rule: str = "nearest", stay_s: float = 0.0
+    ) -> None:
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
             raise ValueError(f"candidates must be an integer >= 1, got {candidates!r}")
         if rule not in DISPATCH_RULES:
             raise ValueError(f"rule must be one of {', '.join(DISPATCH_RULES)}, got {rule!r}")
+        if isinstance(stay_s, bool) or not isinstance(stay_s, int | float) or not 0 <= stay_s < math.inf:
+            raise ValueError(f"stay_s must be a finite number of seconds >= 0, got {stay_s!r}")
         self.task = task
         self.decide = decide
         self.candidates = candidates
-        self.n_actions = candidates + 1
+        self.stay_s = float(stay_s)
+        self.stay_action = candidates + 1 if stay_s > 0 else None
+        self.n_actions = candidates + 1 + (self.stay_action is not None)
         self.rule = DISPATCH_RULES.index(rule)
         layout = task.layout
         rows, cols = layout.shape
@@ -147,20 +169,27 @@ class AgentDispatch:
         """Zero the counters (a new shift)."""
         self.decisions = 0
         self.no_jobs = 0
+        self.stays = 0
         self.masked_actions = 0
         self.collisions = 0
 
     # ------------------------------------------------------------------ the dispatcher
     def __call__(self, board: JobBoard, free: list[int], now_s: float, rule: int) -> None:
         """One dispatch moment: the free robots choose (see the module docstring); ``rule`` is unused."""
+        stay = self.stay_action
+        if not board.items:  # no work: only homebound robots choose, between home and staying
+            free = [] if stay is None else [r for r in free if board.homebound(r, now_s)]
+            if not free:
+                return
         pairs = board.rule_pairs(self.rule, free)
         ruled = {r: board.items[k] for r, k in pairs}
         asking = [r for r, _ in pairs] + [r for r in free if r not in ruled]
         offers = {r: self._candidates(board, r, ruled.get(r)) for r in asking}
         held: set[int] = set()  # ids of the items taken at this moment
         while asking:
-            masks = {r: self._mask(offers[r], held) for r in asking}
-            asking = [r for r in asking if masks[r][1:].any()]
+            masks = {r: self._mask(board, r, offers[r], held) for r in asking}
+            asking = [r for r in asking if masks[r][1 : self.candidates + 1].any()
+                      or (stay is not None and board.homebound(r, now_s))]
             if not asking:
                 return
             head, lines = self._global(board, now_s), self._waiting_lines(board)
@@ -176,6 +205,10 @@ class AgentDispatch:
                     self.masked_actions += 1
                 elif action == NO_JOB:
                     self.no_jobs += 1
+                elif action == stay:
+                    self.no_jobs += 1
+                    self.stays += 1
+                    board.hold(r, now_s + self.stay_s)
                 elif id(item := offers[r][action - 1]) in held:
                     self.collisions += 1
                     again.append(r)
@@ -183,12 +216,15 @@ class AgentDispatch:
                     held.add(id(item))
             asking = again
 
-    def _mask(self, items: list[WorkItem], held: set[int]) -> np.ndarray:
-        """Allowed actions of a robot offered ``items``: no job, and each item nobody holds (``int8``, ``K + 1``)."""
+    def _mask(self, board: JobBoard, r: int, items: list[WorkItem], held: set[int]) -> np.ndarray:
+        """Allowed actions of robot ``r`` offered ``items``: no job, each item nobody holds, stay away from home (``int8``)."""
         mask = np.zeros(self.n_actions, dtype=np.int8)
         mask[NO_JOB] = 1
         for k, item in enumerate(items):
             mask[k + 1] = id(item) not in held
+        if self.stay_action is not None:
+            fleet = board.fleet
+            mask[self.stay_action] = fleet.cell(r) != fleet.homes[r]
         return mask
 
     def _candidates(self, board: JobBoard, r: int, ruled: WorkItem | None) -> list[WorkItem]:

@@ -52,7 +52,8 @@ class FleetExecutor(abc.ABC):
         distance_m: Fleet odometry since reset (metres).
         collisions: New contacts of moving robots since reset.
         moves: Cell-to-cell moves completed since reset.
-        retry_s: Per robot, the simulated time before which a failed plan is not retried.
+        retry_s: Per robot, the simulated time before which a failed plan is not retried
+            (and a robot the job board holds is not sent home).
     """
 
     def __init__(self, layout: Layout, homes: Sequence[Cell], params: RobotParams, *, control_dt: float) -> None:

@@ -10,7 +10,8 @@ Jobs (one per robot at a time):
   (``load_seconds``), ``to_dest`` (the SKU's slot), ``at_dest`` (``stow_seconds``; only
   then are the units sellable: :meth:`OperationsModel.put_away`).
 
-A robot without a job drives to its home cell (out of the aisles). Free robots get the
+A robot without a job drives to its home cell (out of the aisles), unless a dispatcher
+holds it where it stands (:meth:`JobBoard.hold`). Free robots get the
 waiting work by a dispatch rule (:mod:`warehouse_sim.tasks.fulfilment.dispatch`), or by a
 :class:`Dispatcher` set on the board (the robots as agents,
 :mod:`warehouse_sim.tasks.fulfilment.agents`); both hand out work through
@@ -61,9 +62,11 @@ class Job:
 class Dispatcher(Protocol):
     """Decides which free robots take which waiting work, instead of the dispatch rule.
 
-    Called at every dispatch moment with waiting work and free robots (each control tick
-    on the physics clock, at the events of the fast one); it hands out work with
-    :meth:`JobBoard.assign` (or none: the robots stay free until the next moment).
+    Called at every dispatch moment with free robots, waiting work or not (each control
+    tick on the physics clock, at the events of the fast one), before homebound robots
+    are sent home; it hands out work with :meth:`JobBoard.assign` (or none: the robots
+    stay free until the next moment) and may keep free robots where they stand with
+    :meth:`JobBoard.hold`.
     """
 
     def __call__(self, board: JobBoard, free: list[int], now_s: float, rule: int) -> None:
@@ -211,13 +214,25 @@ class JobBoard:
         elif fleet.idle(r) and now_s >= fleet.retry_s[r]:
             self._resend(r, job, now_s)
 
+    def homebound(self, r: int, now_s: float) -> bool:
+        """Whether robot ``r`` is to drive home now: no job, standing idle away from home, not held or waiting for a retry."""
+        fleet = self.fleet
+        return self.jobs[r] is None and fleet.idle(r) and fleet.cell(r) != fleet.homes[r] and now_s >= fleet.retry_s[r]
+
+    def hold(self, r: int, until_s: float) -> None:
+        """Keep the free robot ``r`` where it stands until ``until_s`` (simulated seconds) instead of sending it home.
+
+        It may take work meanwhile; once the hold is over and it still has no job, it is
+        homebound again (:meth:`homebound`).
+        """
+        self.fleet.retry_s[r] = until_s
+
     def _send_home(self, now_s: float, robots: Iterable[int] | None = None) -> None:
-        """Free robots (of ``robots``, default all) not at home drive home (a failed plan is retried ``_RETRY_S`` later)."""
+        """Homebound robots (of ``robots``, default all) drive home (a failed plan is retried ``_RETRY_S`` later)."""
         fleet = self.fleet
         for r in range(fleet.n) if robots is None else robots:
-            if self.jobs[r] is None and fleet.idle(r) and fleet.cell(r) != fleet.homes[r] and now_s >= fleet.retry_s[r]:
-                if fleet.send(r, [fleet.homes[r]], now_s) is None:
-                    fleet.retry_s[r] = now_s + _RETRY_S
+            if self.homebound(r, now_s) and fleet.send(r, [fleet.homes[r]], now_s) is None:
+                fleet.retry_s[r] = now_s + _RETRY_S
 
     def _resend(self, r: int, job: Job, now_s: float) -> None:
         goals = job.item.source if job.stage == "to_source" else job.dest
@@ -279,7 +294,7 @@ class JobBoard:
         return True
 
     def _dispatch(self, rule: int, now_s: float) -> None:
-        if not self.items:
+        if not self.items and self.dispatcher is None:
             return
         fleet = self.fleet
         free = [r for r in range(fleet.n) if self.jobs[r] is None and fleet.idle(r)]
