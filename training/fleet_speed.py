@@ -2,10 +2,13 @@
 
     python training/fleet_speed.py                                  # warehouse-medium, 1-hour shift, seed 0
     python training/fleet_speed.py --scenario warehouse-small --shift-hours 2 --json fleet_speed.json
+    python training/fleet_speed.py --stay-s 60                      # with the stay action: robots stay
 
 For each fidelity one seeded shift of the PettingZoo env is played with every robot
 choosing the reference rule's choice (``rule_choice``: no policy cost), and, for the
-overhead of the multi-agent view, the same shift of Fulfilment-v0 with that rule. Both
+overhead of the multi-agent view, the same shift of Fulfilment-v0 with that rule. With
+``--stay-s`` the fleet env offers the stay action and a robot without the rule's work
+stays (``baseline:rule_stay``'s choice), so its shift differs from Fulfilment-v0's. Both
 use the ``baseline:horizon`` prices and restocking. Reported per fidelity:
 
 - ``steps/s``: PettingZoo ``step`` calls (dispatch moments with a decision) per second;
@@ -34,21 +37,27 @@ import numpy as np
 import warehouse_sim
 from warehouse_sim.evaluation import load_policy
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES
-from warehouse_sim.tasks.fulfilment.agents import rule_choice
+from warehouse_sim.tasks.fulfilment.agents import NO_JOB, rule_choice
 
 FIDELITIES = ("fast", "physics")
 
 
-def fleet_shift(scenario: str, fidelity: str, seed: int, shift_hours: float, rule: str) -> dict[str, Any]:
-    """One shift of the fleet env with every robot choosing the rule's choice: counts and wall time."""
-    env = warehouse_sim.fleet_env(scenario, fidelity=fidelity, shift_hours=shift_hours, rule=rule)
+def fleet_shift(scenario: str, fidelity: str, seed: int, shift_hours: float, rule: str, stay_s: float = 0.0) -> dict[str, Any]:
+    """One shift of the fleet env with every robot choosing the rule's choice (else staying, with ``stay_s``): counts and wall time."""
+    env = warehouse_sim.fleet_env(scenario, fidelity=fidelity, shift_hours=shift_hours, rule=rule, stay_s=stay_s)
+    stay = env.dispatch.stay_action
+
+    def choice(o: dict[str, np.ndarray]) -> int:
+        action = rule_choice(o["observation"], o["action_mask"])
+        return stay if action == NO_JOB and stay is not None and o["action_mask"][stay] else action
+
     try:
         obs, _ = env.reset(seed=seed)
         n_agents = len(env.agents)
         steps = 0
         start = time.perf_counter()
         while env.agents:
-            obs, _, _, _, infos = env.step({a: rule_choice(o["observation"], o["action_mask"]) for a, o in obs.items()})
+            obs, _, _, _, infos = env.step({a: choice(o) for a, o in obs.items()})
             steps += 1
         wall = time.perf_counter() - start
         kpis = infos["robot_0"]["fulfilment"]
@@ -88,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rule", default="nearest", choices=DISPATCH_RULES)
     parser.add_argument("--fidelity", choices=FIDELITIES, action="append", help="default: both")
+    parser.add_argument("--stay-s", type=float, default=0.0, help="offer the stay action (seconds); robots then stay")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
     rows = []
     for fidelity in args.fidelity or FIDELITIES:
-        fleet = fleet_shift(args.scenario, fidelity, args.seed, args.shift_hours, args.rule)
+        fleet = fleet_shift(args.scenario, fidelity, args.seed, args.shift_hours, args.rule, args.stay_s)
         single = fulfilment_shift(args.scenario, fidelity, args.seed, args.shift_hours, args.rule)
-        if single["orders_shipped"] != fleet["orders_shipped"]:
+        if not args.stay_s and single["orders_shipped"] != fleet["orders_shipped"]:
             print(f"warning: {fidelity}: the two views shipped {fleet['orders_shipped']} and "
                   f"{single['orders_shipped']} orders (expected equal)", file=sys.stderr)
         wall = fleet["wall_s"]
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json is not None:
         report = {"scenario": args.scenario, "shift_hours": args.shift_hours, "seed": args.seed, "rule": args.rule,
+                  "stay_s": args.stay_s,
                   "machine": platform.processor() or platform.machine(), "rows": rows}
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
