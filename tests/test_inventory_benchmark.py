@@ -93,3 +93,52 @@ def test_the_learned_gap_is_paired_episode_by_episode() -> None:
         assert error == pytest.approx(paired.std(ddof=1) / np.sqrt(paired.size))
         # the demand draws are shared, so pairing removes their spread
         assert error < (costs / optimal.mean()).std(ddof=1) / np.sqrt(costs.size)
+
+
+def _finished_run(folder: Path, instance: str, *, seed: int, validation: float, timesteps: int = 1_000_000) -> Path:
+    """A run folder as ``train`` leaves it, as far as ``publish`` reads it (config and kept validation)."""
+    import json
+
+    import yaml
+
+    from warehouse_sim.training import load_train_config
+
+    family = load_train_config("ppo", benchmark.ENV_ID, path=ROOT / "training" / "hyperparams" / "ppo-lost-sales.yml")
+    config = family.with_overrides(n_timesteps=timesteps, env_kwargs={**family.env_kwargs, **benchmark.env_kwargs(instance)})
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump({"config": config.to_dict(), "run": {"seed": seed}}))
+    kept = {"timesteps": 600_000, "validation_return": validation}
+    (folder / "eval.json").write_text(json.dumps({"timesteps": timesteps, "wall_time_s": 1.0, "kept_best": kept}))
+    return folder
+
+
+def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import shutil
+
+    instance = "L2-p39"
+    monkeypatch.setattr(benchmark, "RESULTS", tmp_path / "results")
+    shutil.copytree(ROOT / "training" / "results" / "lost-sales" / instance, tmp_path / "results" / instance)
+    published_file = tmp_path / "results" / instance / "ppo" / "eval.json"
+    published = json.loads(published_file.read_text())
+    onnx = (tmp_path / "results" / instance / "ppo" / "policy.onnx").read_bytes()
+    incumbent = benchmark.runs_compared(published["training"])
+    assert [r["seed"] for r in incumbent] == [published["training"]["seed"]]
+    worse = incumbent[0]["validation_return"] - 1.0
+
+    report = benchmark.publish(instance, "ppo", _finished_run(tmp_path / "s7", instance, seed=7, validation=worse), keep_better=True)
+
+    stored = json.loads(published_file.read_text())
+    assert report == stored
+    assert stored["episodes"] == published["episodes"] and stored["training"]["seed"] == published["training"]["seed"]
+    assert (tmp_path / "results" / instance / "ppo" / "policy.onnx").read_bytes() == onnx  # the policy is untouched
+    assert [(r["seed"], r["validation_return"]) for r in stored["training"]["runs"]] == [(incumbent[0]["seed"], incumbent[0]["validation_return"]), (7, worse)]
+    assert stored["training"]["runs"][1]["command"].endswith(f"--only {instance} --timesteps 1000000 --seed 7 --keep-better")
+
+    with pytest.raises(ValueError, match="already compared with a run of seed 7"):
+        benchmark.publish(instance, "ppo", _finished_run(tmp_path / "again", instance, seed=7, validation=worse), keep_better=True)
+    with pytest.raises(ValueError, match="another budget"):
+        benchmark.publish(instance, "ppo", _finished_run(tmp_path / "short", instance, seed=8, validation=worse, timesteps=5_000), keep_better=True)
+    with pytest.raises(ValueError, match="not trained with the ppo-lost-sales.yml entry on L3-p39"):
+        benchmark.publish("L3-p39", "ppo", tmp_path / "s7", keep_better=True)
+    assert json.loads(published_file.read_text()) == stored  # refusals change nothing

@@ -7,6 +7,7 @@ average cost per period is 0.05 - the average profit). For each instance::
 
     python training/inventory_benchmark.py exact [--only L4-p39]      # DP optimum, best base-stock and capped base-stock
     python training/inventory_benchmark.py train --algo ppo [--only L4-p39] [--timesteps N]
+    python training/inventory_benchmark.py train --algo ppo --seed 1 --keep-better      # a second seed; the better on validation stays
     python training/inventory_benchmark.py                            # prints the table
     python training/inventory_benchmark.py plot                       # the gaps as a bar chart (gaps.png)
 
@@ -22,6 +23,10 @@ average cost per period is 0.05 - the average profit). For each instance::
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
   the same 100 episodes against ``baseline:optimal`` into ``<instance>/<algo>/eval.json``.
+  With ``--seed N --keep-better`` the new run (``runs/lost-sales/<algo>-<instance>-sN``)
+  replaces the published policy only if its kept model did better on the validation
+  seeds; ``eval.json`` lists every run compared (``training.runs``). The judged seeds
+  0..99 play no part in training or in the choice.
 - no command (or ``table``): one table from those files: optimal average cost, best
   base-stock, best capped base-stock, PPO and DQN, each with its gap to the optimum.
   Gaps of the rules are exact (long-run averages); gaps of PPO and DQN compare their mean
@@ -45,6 +50,7 @@ import argparse
 import dataclasses
 import json
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -147,22 +153,51 @@ def exact(instance: str) -> dict[str, Any]:
     return result
 
 
-def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int) -> dict[str, Any]:
-    """Train one policy with the family entry into ``runs/lost-sales/<algo>-<instance>``, then :func:`publish` it."""
+def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int, keep_better: bool = False) -> dict[str, Any]:
+    """Train one policy with the family entry into ``runs/lost-sales/<algo>-<instance>[-s<seed>]``, then :func:`publish` it."""
     from warehouse_sim.training import load_train_config, train
 
     config = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
     config = config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
-    run_dir = RUNS / f"{algo}-{instance}"
+    run_dir = RUNS / (f"{algo}-{instance}" if seed == 0 else f"{algo}-{instance}-s{seed}")
     train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
-    return publish(instance, algo, run_dir)
+    return publish(instance, algo, run_dir, keep_better=keep_better)
 
 
-def publish(instance: str, algo: str, run_dir: Path) -> dict[str, Any]:
+def train_command(instance: str, algo: str, timesteps: int, seed: int, *, keep_better: bool = False) -> str:
+    """The command line of :func:`train_one` that trains (and publishes) this run."""
+    command = f"python training/inventory_benchmark.py train --algo {algo} --only {instance} --timesteps {timesteps}"
+    return command + (f" --seed {seed}" if seed else "") + (" --keep-better" if keep_better else "")
+
+
+def runs_compared(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a published policy was chosen from: ``{seed, validation_return, command}`` each.
+
+    A policy published without a comparison was chosen from its own run only.
+    """
+    own = {"seed": training["seed"], "validation_return": training["kept_best"]["validation_return"], "command": training["command"]}
+    return list(training.get("runs", [own]))
+
+
+def _budget(command: str) -> int | None:
+    """The ``--timesteps`` of a recorded :func:`train_command` (None: the family entry's)."""
+    return _parser().parse_args(shlex.split(command)[2:]).timesteps
+
+
+def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = False) -> dict[str, Any]:
     """Export a finished run of an instance to ``<instance>/<algo>/policy.onnx`` and evaluate it into ``eval.json``.
 
     The run must have trained on the instance with the family entry (checked against its
     ``config.yaml``); the ONNX policy plays the 100 judged episodes against ``baseline:optimal``.
+
+    With ``keep_better``, the run replaces the published policy only if its kept model did
+    better on the validation seeds (1000..; the judged seeds 0..99 play no part in the
+    choice) than the published one, trained with the same budget under another seed; either
+    way the published ``eval.json`` lists every run compared (``training.runs``).
+
+    Raises:
+        ValueError: if the run was not trained with the family entry on ``instance``, or
+            ``keep_better`` finds a published policy of another budget or the same seed.
     """
     from warehouse_sim.evaluation import evaluate
     from warehouse_sim.export import export_onnx
@@ -176,6 +211,21 @@ def publish(instance: str, algo: str, run_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{run_dir} was not trained with the {algo}-lost-sales.yml entry on {instance}")
     eval_report = json.loads((run_dir / "eval.json").read_text())
     out = RESULTS / instance / algo
+    command = train_command(instance, algo, config.n_timesteps, run["seed"], keep_better=keep_better)
+    this = {"seed": run["seed"], "validation_return": eval_report["kept_best"]["validation_return"], "command": command}
+    runs = [this]
+    if keep_better and (out / "eval.json").is_file():
+        published = json.loads((out / "eval.json").read_text())
+        earlier = runs_compared(published["training"])
+        if _budget(published["training"]["command"]) != config.n_timesteps:
+            raise ValueError(f"the published {algo} policy of {instance} was trained with another budget than {config.n_timesteps:,} steps")
+        if run["seed"] in {r["seed"] for r in earlier}:
+            raise ValueError(f"the published {algo} policy of {instance} was already compared with a run of seed {run['seed']}")
+        runs = [*earlier, this]
+        if published["training"]["kept_best"]["validation_return"] >= this["validation_return"]:
+            published["training"]["runs"] = runs
+            (out / "eval.json").write_text(json.dumps(published, indent=2) + "\n")
+            return published
     out.mkdir(parents=True, exist_ok=True)
     onnx = out / "policy.onnx"
     export_onnx(run_dir, onnx)
@@ -188,7 +238,8 @@ def publish(instance: str, algo: str, run_dir: Path) -> dict[str, Any]:
         "kept_best": eval_report.get("kept_best"),
         "seed": run["seed"],
         "hyperparams": f"training/hyperparams/{algo}-lost-sales.yml",
-        "command": f"python training/inventory_benchmark.py train --algo {algo} --only {instance} --timesteps {config.n_timesteps}",
+        "command": command,
+        "runs": runs,
     }
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -324,16 +375,26 @@ def bounds(instances: list[str]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line (see the module docstring)."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds", "plot"))
     parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument(
+        "--keep-better",
+        action="store_true",
+        help="train, publish: replace the published policy only if this run did better on the validation seeds",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "gaps.png", help="plot: the PNG to write")
     parser.add_argument("--run", type=Path, default=None, help="publish: the finished run folder (default runs/lost-sales/<algo>-<instance>)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line (see the module docstring)."""
+    parser = _parser()
     args = parser.parse_args(argv)
     instances = args.only or list(INSTANCES)
     if args.command == "table":
@@ -357,9 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             summary = ", ".join(f"{k} {result[k]['average_cost']:.4f}" for k in ("optimal", *RULES))
         else:
             if args.command == "publish":
-                report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}")
+                report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}", keep_better=args.keep_better)
             else:
-                report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed)
+                report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better)
             costs = episode_costs(report, instance)
             summary = f"{args.algo} mean cost {np.mean(costs):.4f} over {len(costs)} episodes"
         print(f"{instance}: {summary} ({time.perf_counter() - started:.0f} s)", flush=True)
