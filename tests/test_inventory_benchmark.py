@@ -122,9 +122,10 @@ def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tm
     published_file = tmp_path / "results" / instance / "ppo" / "eval.json"
     published = json.loads(published_file.read_text())
     onnx = (tmp_path / "results" / instance / "ppo" / "policy.onnx").read_bytes()
-    incumbent = benchmark.runs_compared(published["training"])
-    assert [r["seed"] for r in incumbent] == [published["training"]["seed"]]
-    worse = incumbent[0]["validation_return"] - 1.0
+    incumbent = published["training"]["runs"]
+    kept = published["training"]["kept_best"]["validation_return"]
+    assert published["training"]["seed"] in [r["seed"] for r in incumbent] and max(r["validation_return"] for r in incumbent) == kept
+    worse = kept - 1.0
 
     report = benchmark.publish(instance, "ppo", _finished_run(tmp_path / "s7", instance, seed=7, validation=worse), keep_better=True)
 
@@ -132,8 +133,11 @@ def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tm
     assert report == stored
     assert stored["episodes"] == published["episodes"] and stored["training"]["seed"] == published["training"]["seed"]
     assert (tmp_path / "results" / instance / "ppo" / "policy.onnx").read_bytes() == onnx  # the policy is untouched
-    assert [(r["seed"], r["validation_return"]) for r in stored["training"]["runs"]] == [(incumbent[0]["seed"], incumbent[0]["validation_return"]), (7, worse)]
-    assert stored["training"]["runs"][1]["command"].endswith(f"--only {instance} --timesteps 1000000 --seed 7 --keep-better")
+    assert [(r["seed"], r["validation_return"]) for r in stored["training"]["runs"]] == [
+        *((r["seed"], r["validation_return"]) for r in incumbent),
+        (7, worse),
+    ]
+    assert stored["training"]["runs"][-1]["command"].endswith(f"--only {instance} --timesteps 1000000 --seed 7 --keep-better")
 
     with pytest.raises(ValueError, match="already compared with a run of seed 7"):
         benchmark.publish(instance, "ppo", _finished_run(tmp_path / "again", instance, seed=7, validation=worse), keep_better=True)

@@ -170,15 +170,6 @@ def train_command(instance: str, algo: str, timesteps: int, seed: int, *, keep_b
     return command + (f" --seed {seed}" if seed else "") + (" --keep-better" if keep_better else "")
 
 
-def runs_compared(training: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runs a published policy was chosen from: ``{seed, validation_return, command}`` each.
-
-    A policy published without a comparison was chosen from its own run only.
-    """
-    own = {"seed": training["seed"], "validation_return": training["kept_best"]["validation_return"], "command": training["command"]}
-    return list(training.get("runs", [own]))
-
-
 def _budget(command: str) -> int | None:
     """The ``--timesteps`` of a recorded :func:`train_command` (None: the family entry's)."""
     return _parser().parse_args(shlex.split(command)[2:]).timesteps
@@ -216,7 +207,7 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
     runs = [this]
     if keep_better and (out / "eval.json").is_file():
         published = json.loads((out / "eval.json").read_text())
-        earlier = runs_compared(published["training"])
+        earlier = published["training"]["runs"]
         if _budget(published["training"]["command"]) != config.n_timesteps:
             raise ValueError(f"the published {algo} policy of {instance} was trained with another budget than {config.n_timesteps:,} steps")
         if run["seed"] in {r["seed"] for r in earlier}:
