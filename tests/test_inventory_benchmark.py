@@ -146,3 +146,24 @@ def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tm
     with pytest.raises(ValueError, match="not trained with the ppo-lost-sales.yml entry on L3-p39"):
         benchmark.publish("L3-p39", "ppo", tmp_path / "s7", keep_better=True)
     assert json.loads(published_file.read_text()) == stored  # refusals change nothing
+
+
+def test_keep_better_reads_a_policy_published_before_runs_were_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import shutil
+
+    instance = "L1-p4"
+    monkeypatch.setattr(benchmark, "RESULTS", tmp_path / "results")
+    shutil.copytree(ROOT / "training" / "results" / "lost-sales" / instance, tmp_path / "results" / instance)
+    file = tmp_path / "results" / instance / "dqn" / "eval.json"
+    training = json.loads(file.read_text())["training"]
+    assert "runs" not in training  # DQN was published before --keep-better
+    published = benchmark._published_for_comparison(instance, "dqn", 200_000, 1)
+    assert published is not None
+    assert published["training"]["runs"] == [{"seed": 0, "validation_return": training["kept_best"]["validation_return"], "command": training["command"]}]
+    with pytest.raises(ValueError, match="already compared with a run of seed 0"):
+        benchmark._published_for_comparison(instance, "dqn", 200_000, 0)
+    # the command line: one line naming the problem, exit code 2, nothing written
+    before = file.read_bytes()
+    code = benchmark.main(["publish", "--algo", "dqn", "--only", instance, "--run", str(tmp_path / "no-run"), "--keep-better"])
+    assert code == 2 and capsys.readouterr().err.strip().count("\n") == 0 and file.read_bytes() == before

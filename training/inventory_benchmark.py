@@ -159,6 +159,8 @@ def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int, kee
 
     config = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
     config = config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
+    if keep_better:
+        _published_for_comparison(instance, algo, config.n_timesteps, seed)  # refuse before training, not after
     run_dir = RUNS / (f"{algo}-{instance}" if seed == 0 else f"{algo}-{instance}-s{seed}")
     train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
     return publish(instance, algo, run_dir, keep_better=keep_better)
@@ -173,6 +175,33 @@ def train_command(instance: str, algo: str, timesteps: int, seed: int, *, keep_b
 def _budget(command: str) -> int | None:
     """The ``--timesteps`` of a recorded :func:`train_command` (None: the family entry's)."""
     return _parser().parse_args(shlex.split(command)[2:]).timesteps
+
+
+def _own_run(training: dict[str, Any]) -> dict[str, Any]:
+    """The run of a policy published without ``training.runs`` (before ``--keep-better``; the DQN files)."""
+    return {"seed": training["seed"], "validation_return": training["kept_best"]["validation_return"], "command": training["command"]}
+
+
+def _published_for_comparison(instance: str, algo: str, timesteps: int, seed: int) -> dict[str, Any] | None:
+    """The published ``eval.json`` a new run of ``seed`` is compared with (None if there is none).
+
+    Its ``training.runs`` lists the runs compared so far.
+
+    Raises:
+        ValueError: if it was trained with another budget than ``timesteps``, or a run of
+            ``seed`` was already compared.
+    """
+    file = RESULTS / instance / algo / "eval.json"
+    if not file.is_file():
+        return None
+    published = json.loads(file.read_text())
+    training = published["training"]
+    training["runs"] = training.get("runs") or [_own_run(training)]
+    if _budget(training["command"]) != timesteps:
+        raise ValueError(f"the published {algo} policy of {instance} was trained with another budget than {timesteps:,} steps")
+    if seed in {r["seed"] for r in training["runs"]}:
+        raise ValueError(f"the published {algo} policy of {instance} was already compared with a run of seed {seed}")
+    return published
 
 
 def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = False) -> dict[str, Any]:
@@ -205,14 +234,9 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
     command = train_command(instance, algo, config.n_timesteps, run["seed"], keep_better=keep_better)
     this = {"seed": run["seed"], "validation_return": eval_report["kept_best"]["validation_return"], "command": command}
     runs = [this]
-    if keep_better and (out / "eval.json").is_file():
-        published = json.loads((out / "eval.json").read_text())
-        earlier = published["training"]["runs"]
-        if _budget(published["training"]["command"]) != config.n_timesteps:
-            raise ValueError(f"the published {algo} policy of {instance} was trained with another budget than {config.n_timesteps:,} steps")
-        if run["seed"] in {r["seed"] for r in earlier}:
-            raise ValueError(f"the published {algo} policy of {instance} was already compared with a run of seed {run['seed']}")
-        runs = [*earlier, this]
+    published = _published_for_comparison(instance, algo, config.n_timesteps, run["seed"]) if keep_better else None
+    if published is not None:
+        runs = [*published["training"]["runs"], this]
         if published["training"]["kept_best"]["validation_return"] >= this["validation_return"]:
             published["training"]["runs"] = runs
             (out / "eval.json").write_text(json.dumps(published, indent=2) + "\n")
@@ -408,10 +432,14 @@ def main(argv: list[str] | None = None) -> int:
             (folder / "exact.json").write_text(json.dumps(result, indent=1) + "\n")
             summary = ", ".join(f"{k} {result[k]['average_cost']:.4f}" for k in ("optimal", *RULES))
         else:
-            if args.command == "publish":
-                report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}", keep_better=args.keep_better)
-            else:
-                report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better)
+            try:
+                if args.command == "publish":
+                    report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}", keep_better=args.keep_better)
+                else:
+                    report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better)
+            except ValueError as exc:  # also RunFolderError: a missing or corrupt run folder
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             costs = episode_costs(report, instance)
             summary = f"{args.algo} mean cost {np.mean(costs):.4f} over {len(costs)} episodes"
         print(f"{instance}: {summary} ({time.perf_counter() - started:.0f} s)", flush=True)
