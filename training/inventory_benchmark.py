@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from warehouse_sim._files import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV_ID = "warehouse_sim/Inventory-v0"
 RESULTS = ROOT / "training" / "results" / "lost-sales"
@@ -239,7 +241,7 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
         runs = [*published["training"]["runs"], this]
         if published["training"]["kept_best"]["validation_return"] >= this["validation_return"]:
             published["training"]["runs"] = runs
-            (out / "eval.json").write_text(json.dumps(published, indent=2) + "\n")
+            write_text_atomic(out / "eval.json", json.dumps(published, indent=2) + "\n")
             return published
     out.mkdir(parents=True, exist_ok=True)
     onnx = out / "policy.onnx"
@@ -256,7 +258,7 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
         "command": command,
         "runs": runs,
     }
-    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "eval.json", json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -429,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             result = exact(instance)
             folder = RESULTS / instance
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "exact.json").write_text(json.dumps(result, indent=1) + "\n")
+            write_text_atomic(folder / "exact.json", json.dumps(result, indent=1) + "\n")
             summary = ", ".join(f"{k} {result[k]['average_cost']:.4f}" for k in ("optimal", *RULES))
         else:
             try:
