@@ -46,6 +46,9 @@ def cluster() -> Iterator[Any]:
     from ray.cluster_utils import Cluster
 
     temp = tempfile.mkdtemp(prefix="wsray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    # Cluster writes the head's address to Ray's default folder (/tmp/ray/ray_current_cluster)
+    # whatever temp_dir says, and fails where no Ray ever ran before (a fresh machine).
+    Path("/tmp/ray").mkdir(exist_ok=True)
     head = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 2, "temp_dir": temp, "include_dashboard": False, "_system_config": FAST_HEALTH_CHECKS},
