@@ -138,9 +138,8 @@ def test_a_robot_that_stays_stands_where_it_is_until_its_hold_is_over(fidelity: 
             if infos[agent]["deciding"] and not mask[1 : k + 1].any():
                 homebound_asks += 1
                 assert jobs.homebound(r, now) and mask[stay] == 1
-            choice = rule_choice(o["observation"], mask)
-            if choice == NO_JOB and mask[stay]:
-                choice = stay
+            choice = rule_choice(o["observation"], mask, stay=stay)
+            if choice == stay:
                 holds[r] = (now + stay_s, fleet.cell(r))
             elif choice != NO_JOB:  # it takes work (or, without a plan now, is asked again)
                 holds.pop(r, None)

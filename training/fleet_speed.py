@@ -37,7 +37,7 @@ import numpy as np
 import warehouse_sim
 from warehouse_sim.evaluation import load_policy
 from warehouse_sim.tasks.fulfilment import DISPATCH_RULES
-from warehouse_sim.tasks.fulfilment.agents import NO_JOB, rule_choice
+from warehouse_sim.tasks.fulfilment.agents import rule_choice
 
 FIDELITIES = ("fast", "physics")
 
@@ -45,19 +45,14 @@ FIDELITIES = ("fast", "physics")
 def fleet_shift(scenario: str, fidelity: str, seed: int, shift_hours: float, rule: str, stay_s: float = 0.0) -> dict[str, Any]:
     """One shift of the fleet env with every robot choosing the rule's choice (else staying, with ``stay_s``): counts and wall time."""
     env = warehouse_sim.fleet_env(scenario, fidelity=fidelity, shift_hours=shift_hours, rule=rule, stay_s=stay_s)
-    stay = env.dispatch.stay_action
-
-    def choice(o: dict[str, np.ndarray]) -> int:
-        action = rule_choice(o["observation"], o["action_mask"])
-        return stay if action == NO_JOB and stay is not None and o["action_mask"][stay] else action
-
+    stay = env.dispatch.stay_action  # None without the stay action
     try:
         obs, _ = env.reset(seed=seed)
         n_agents = len(env.agents)
         steps = 0
         start = time.perf_counter()
         while env.agents:
-            obs, _, _, _, infos = env.step({a: choice(o) for a, o in obs.items()})
+            obs, _, _, _, infos = env.step({a: rule_choice(o["observation"], o["action_mask"], stay=stay) for a, o in obs.items()})
             steps += 1
         wall = time.perf_counter() - start
         kpis = infos["robot_0"]["fulfilment"]

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from warehouse_sim.policies.base import Policy
-from warehouse_sim.tasks.fulfilment.agents import NO_JOB, rule_choice
+from warehouse_sim.tasks.fulfilment.agents import rule_choice
 
 
 class RuleDispatch(Policy):
@@ -47,11 +47,7 @@ class RuleDispatch(Policy):
         if self._mask is None:
             raise RuntimeError("call reset(env) before act()")
         obs = np.asarray(observation)
-        mask = obs[self._mask]
-        choice = rule_choice(obs[: self._mask.start], mask)
-        if choice == NO_JOB and self.stay and self._stay_action is not None and mask[self._stay_action] > 0.5:
-            return self._stay_action
-        return choice
+        return rule_choice(obs[: self._mask.start], obs[self._mask], stay=self._stay_action if self.stay else None)
 
 
 def make_rule_policy(env: gym.Env[Any, Any]) -> RuleDispatch:

@@ -98,16 +98,20 @@ def observation_size(candidates: int) -> int:
     return N_GLOBAL + N_PER_CANDIDATE * candidates
 
 
-def rule_choice(observation: np.ndarray, mask: np.ndarray) -> int:
+def rule_choice(observation: np.ndarray, mask: np.ndarray, *, stay: int | None = None) -> int:
     """The action that follows the reference rule: its candidate if the robot has one it may take, else :data:`NO_JOB`.
 
-    The rule never stays: a homebound robot without the rule's candidate drives home.
+    The rule never stays: a homebound robot without the rule's candidate drives home. With
+    ``stay`` (the env's stay action, :attr:`AgentDispatch.stay_action`) such a robot stays
+    where it is instead whenever the mask allows it (``baseline:rule_stay``).
     """
-    obs = np.asarray(observation)
+    obs, mask = np.asarray(observation), np.asarray(mask)
     k = (obs.size - N_GLOBAL) // N_PER_CANDIDATE
     flags = obs[N_GLOBAL + RULE_FLAG : N_GLOBAL + N_PER_CANDIDATE * k : N_PER_CANDIDATE]
-    chosen = np.flatnonzero((flags > 0.5) & (np.asarray(mask)[1 : k + 1] > 0))
-    return int(chosen[0]) + 1 if chosen.size else NO_JOB
+    chosen = np.flatnonzero((flags > 0.5) & (mask[1 : k + 1] > 0))
+    if chosen.size:
+        return int(chosen[0]) + 1
+    return stay if stay is not None and mask[stay] > 0.5 else NO_JOB
 
 
 class AgentDispatch:
