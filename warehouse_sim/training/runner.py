@@ -433,7 +433,13 @@ def _new_model(config: TrainConfig, venv: Any, run_dir: Path, seed: int, options
 
 
 def _warm_start(model: Any, config: TrainConfig, run_dir: Path, seed: int) -> None:
-    """Imitate the configured baseline (see :mod:`warehouse_sim.training.warm_start`); write ``warm_start.json``."""
+    """Imitate the configured baseline (see :mod:`warehouse_sim.training.warm_start`); write ``warm_start.json``.
+
+    The demonstrations play in ``n_envs`` worker processes, or in this process with a
+    dummy vec env (steps too cheap for process hops; a baseline that is costly to build,
+    such as an exactly searched rule, is then built once, not once per worker). Their
+    seeds fix them either way.
+    """
     from warehouse_sim.training.warm_start import collect_demonstrations, pretrain
 
     warm = config.warm_start
@@ -441,7 +447,7 @@ def _warm_start(model: Any, config: TrainConfig, run_dir: Path, seed: int) -> No
     started = time.perf_counter()
     demos = collect_demonstrations(
         config.env_id, config.env_kwargs, warm.baseline, episodes=warm.episodes, seed=seed, gamma=_gamma(config),
-        reward_shaping=config.reward_shaping, jobs=config.n_envs,
+        reward_shaping=config.reward_shaping, jobs=1 if config.resolved_vec_env() == "dummy" else config.n_envs,
     )
     summary = pretrain(model, demos, warm, seed=seed)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
