@@ -7,7 +7,7 @@ average cost per period is 0.05 - the average profit). For each instance::
 
     python training/inventory_benchmark.py exact [--only L4-p39]      # DP optimum, best base-stock and capped base-stock
     python training/inventory_benchmark.py train --algo ppo [--only L4-p39] [--timesteps N]
-    python training/inventory_benchmark.py train --algo ppo --seed 1 --keep-better      # a second seed; the better on validation stays
+    python training/inventory_benchmark.py train --algo ppo --seed 1 --keep-better      # another seed; the better on validation stays
     python training/inventory_benchmark.py                            # prints the table
     python training/inventory_benchmark.py plot                       # the gaps as a bar chart (gaps.png)
 
@@ -24,15 +24,17 @@ average cost per period is 0.05 - the average profit). For each instance::
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
   the same 100 episodes against ``baseline:optimal`` into ``<instance>/<algo>/eval.json``.
   With ``--seed N --keep-better`` the new run (``runs/lost-sales/<algo>-<instance>-sN``)
-  replaces the published policy only if its kept model did better on the validation
-  seeds; ``eval.json`` lists every run compared (``training.runs``). The judged seeds
-  0..99 play no part in training or in the choice.
+  replaces the published policy only if its exported policy does better than the
+  published one on 100 validation episodes (seeds 1000..1099, the same for both);
+  ``eval.json`` lists every run compared (``training.runs``). The judged seeds 0..99 play
+  no part in training or in the choice.
 - no command (or ``table``): one table from those files: optimal average cost, best
   base-stock, best capped base-stock, PPO and DQN, each with its gap to the optimum.
   Gaps of the rules are exact (long-run averages); gaps of PPO and DQN compare their mean
   cost over the 100 judged episodes with the optimal policy's on the same episodes (the
   same demand: every policy sees the same draws for a seed). "PPO < CBS" compares PPO and
-  capped base-stock on those same episodes.
+  capped base-stock on those same episodes: PPO's mean cost minus capped base-stock's, in
+  % of the optimum, ± one standard error of the paired difference.
 - ``plot``: the table's gaps to the optimum as grouped bars per instance (rules exact,
   PPO and DQN with one standard error), the 2% goal as a line, written to
   ``training/results/lost-sales/gaps.png`` (``--out`` elsewhere).
@@ -51,6 +53,7 @@ import dataclasses
 import json
 import resource
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -58,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from warehouse_sim._files import write_text_atomic
+from warehouse_sim._files import atomic_path, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_ID = "warehouse_sim/Inventory-v0"
@@ -66,6 +69,9 @@ RESULTS = ROOT / "training" / "results" / "lost-sales"
 RUNS = ROOT / "runs" / "lost-sales"
 INSTANCES: tuple[str, ...] = tuple(f"L{L}-p{p}" for L in (1, 2, 3, 4) for p in (4, 9, 19, 39))
 EPISODES = 100
+#: Validation episodes that choose between training runs (:func:`validation`); never judged.
+VALIDATION_EPISODES = 100
+VALIDATION_SEED = 1_000
 RULES = ("base-stock", "capped-base-stock")
 ALGOS = ("ppo", "dqn")
 GOAL_GAP = 0.02
@@ -206,16 +212,49 @@ def _published_for_comparison(instance: str, algo: str, timesteps: int, seed: in
     return published
 
 
+def validation(onnx: Path, instance: str) -> dict[str, Any]:
+    """Mean return of an exported policy on the validation episodes, which the table never judges.
+
+    ``VALIDATION_EPISODES`` episodes of 1000 periods, seeds ``VALIDATION_SEED``.. (training's
+    periodic evaluations play the first ten of them).
+
+    Returns:
+        ``{"episodes", "seed", "mean_return"}`` (return: profit / 10 per episode).
+    """
+    from warehouse_sim.evaluation import evaluate
+
+    report = evaluate(ENV_ID, str(onnx), env_kwargs=env_kwargs(instance), episodes=VALIDATION_EPISODES, seed=VALIDATION_SEED)
+    return {"episodes": VALIDATION_EPISODES, "seed": VALIDATION_SEED, "mean_return": float(report["return"]["mean"])}
+
+
+def _validated(entry: dict[str, Any], onnx: Path, instance: str) -> float:
+    """The validation return of a run entry of ``training.runs`` (computed from ``onnx`` and stored there unless known)."""
+    known = entry.get("validation")
+    if not known or (known["episodes"], known["seed"]) != (VALIDATION_EPISODES, VALIDATION_SEED):
+        entry["validation"] = validation(onnx, instance)
+    return float(entry["validation"]["mean_return"])
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (as the shipped files record it)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = False) -> dict[str, Any]:
     """Export a finished run of an instance to ``<instance>/<algo>/policy.onnx`` and evaluate it into ``eval.json``.
 
     The run must have trained on the instance with the family entry (checked against its
-    ``config.yaml``); the ONNX policy plays the 100 judged episodes against ``baseline:optimal``.
+    ``config.yaml``); its kept model is exported to ``run_dir/policy.onnx`` and, once
+    judged, copied to the results: the ONNX policy plays the 100 judged episodes against
+    ``baseline:optimal``.
 
-    With ``keep_better``, the run replaces the published policy only if its kept model did
-    better on the validation seeds (1000..; the judged seeds 0..99 play no part in the
-    choice) than the published one, trained with the same budget under another seed; either
-    way the published ``eval.json`` lists every run compared (``training.runs``).
+    With ``keep_better``, the run replaces the published policy (trained with the same
+    budget under another seed) only if it does better on the validation episodes
+    (:func:`validation`: both exported policies on the same 100 episodes of seeds 1000..;
+    the judged seeds 0..99 play no part in the choice). Either way the published
+    ``eval.json`` lists every run compared (``training.runs``, each with its kept
+    model's return in training's periodic evaluations and, where compared so, its
+    ``validation``).
 
     Raises:
         ValueError: if the run was not trained with the family entry on ``instance``, or
@@ -223,6 +262,7 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
     """
     from warehouse_sim.evaluation import evaluate
     from warehouse_sim.export import export_onnx
+    from warehouse_sim.onnx_runtime import sidecar_path
     from warehouse_sim.training import load_train_config
     from warehouse_sim.training.runner import read_run_config
 
@@ -237,17 +277,24 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
     this = {"seed": run["seed"], "validation_return": eval_report["kept_best"]["validation_return"], "command": command}
     runs = [this]
     published = _published_for_comparison(instance, algo, config.n_timesteps, run["seed"]) if keep_better else None
+    candidate = run_dir / "policy.onnx"
+    export_onnx(run_dir, candidate)
     if published is not None:
-        runs = [*published["training"]["runs"], this]
-        if published["training"]["kept_best"]["validation_return"] >= this["validation_return"]:
-            published["training"]["runs"] = runs
+        training = published["training"]
+        incumbent = [r for r in training["runs"] if r["seed"] == training["seed"]][-1]
+        kept = _validated(incumbent, out / "policy.onnx", instance)
+        runs = [*training["runs"], this]
+        if kept >= _validated(this, candidate, instance):
+            training["runs"] = runs
             write_text_atomic(out / "eval.json", json.dumps(published, indent=2) + "\n")
             return published
+    report = evaluate(ENV_ID, str(candidate), env_kwargs=env_kwargs(instance), episodes=EPISODES, seed=0, against="baseline:optimal")
     out.mkdir(parents=True, exist_ok=True)
     onnx = out / "policy.onnx"
-    export_onnx(run_dir, onnx)
-    report = evaluate(ENV_ID, str(onnx), env_kwargs=env_kwargs(instance), episodes=EPISODES, seed=0, against="baseline:optimal")
-    report["policy"] = str(onnx.relative_to(ROOT))
+    for source, target in ((candidate, onnx), (sidecar_path(candidate), sidecar_path(onnx))):
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    report["policy"] = _shown(onnx)
     report["training"] = {
         "algo": algo,
         "timesteps": eval_report["timesteps"],
@@ -270,7 +317,14 @@ class Row:
     optimal: float | None
     rules: dict[str, tuple[float, float] | None]  # name -> (exact cost, gap)
     learned: dict[str, tuple[float, float, float] | None]  # algo -> (cost, paired gap, its standard error)
-    beats_cbs: bool | None
+    #: PPO's mean cost minus capped base-stock's on the same judged episodes, as a fraction
+    #: of the optimum, and that paired difference's standard error (None: no figures)
+    ppo_vs_cbs: tuple[float, float] | None
+
+    @property
+    def beats_cbs(self) -> bool | None:
+        """Whether PPO's mean cost is below capped base-stock's on the judged episodes (None: no figures)."""
+        return None if self.ppo_vs_cbs is None else self.ppo_vs_cbs[0] < 0
 
 
 def _row(instance: str) -> Row:
@@ -285,7 +339,7 @@ def _row(instance: str) -> Row:
             cost = data[name]["average_cost"]
             rules[name] = (cost, cost / optimal - 1.0)
     learned: dict[str, tuple[float, float, float] | None] = {}
-    beats = None
+    versus = None
     for algo in ALGOS:
         file = folder / algo / "eval.json"
         learned[algo] = None
@@ -297,8 +351,9 @@ def _row(instance: str) -> Row:
         diff = (costs - reference) / reference.mean()  # paired: the same demand draws per episode
         learned[algo] = (float(costs.mean()), float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)))
         if algo == "ppo" and data:
-            beats = bool(costs.mean() < np.mean(data["capped-base-stock"]["episode_costs"]))
-    return Row(instance, optimal, rules, learned, beats)
+            cbs = (costs - np.array(data["capped-base-stock"]["episode_costs"])) / reference.mean()
+            versus = (float(cbs.mean()), float(cbs.std(ddof=1) / np.sqrt(cbs.size)))
+    return Row(instance, optimal, rules, learned, versus)
 
 
 def _cell(cost: float | None, gap: float | None = None) -> str:
@@ -308,7 +363,12 @@ def _cell(cost: float | None, gap: float | None = None) -> str:
 
 
 def table() -> str:
-    """The benchmark table (Markdown) from the stored results, with the goals' tallies."""
+    """The benchmark table (Markdown) from the stored results, with the goals' tallies.
+
+    "PPO < CBS" compares PPO with capped base-stock on the judged episodes: PPO's mean
+    cost minus capped base-stock's, as a percentage of the optimum, ± one standard error of
+    that paired difference.
+    """
     lines = [
         "| L | p | optimal | best base-stock | best capped base-stock | PPO | DQN | PPO < CBS |",
         "|---|---|---|---|---|---|---|---|",
@@ -319,15 +379,18 @@ def table() -> str:
         cells = [_cell(row.optimal)]
         cells += [_cell(*r) if r else "–" for r in row.rules.values()]
         cells += [f"{_cell(v[0], v[1])} ± {100 * v[2]:.2f}" if v else "–" for v in row.learned.values()]
-        cells.append("–" if row.beats_cbs is None else ("yes" if row.beats_cbs else "no"))
+        versus = row.ppo_vs_cbs
+        cells.append("–" if versus is None else f"{'yes' if versus[0] < 0 else 'no'} ({100 * versus[0]:+.2f}% ± {100 * versus[1]:.2f})")
         lines.append(f"| {lead} | {penalty} | " + " | ".join(cells) + " |")
     ppo = [r.learned["ppo"] for r in rows if r.learned["ppo"]]
     within = sum(1 for v in ppo if v[1] <= GOAL_GAP)
     beats = sum(1 for r in rows if r.beats_cbs)
+    clear = sum(1 for r in rows if r.ppo_vs_cbs and r.ppo_vs_cbs[0] + 2 * r.ppo_vs_cbs[1] < 0)
     lines.append("")
     lines.append(
         f"PPO within {100 * GOAL_GAP:.0f}% of the optimum on {within} of {len(ppo)} trained instances (goal: all 16); "
-        f"better than the best capped base-stock on {beats} (goal: {GOAL_BEAT_CBS} of 16)."
+        f"better than the best capped base-stock on {beats} (goal: {GOAL_BEAT_CBS} of 16), "
+        f"{clear} of them by more than two standard errors."
     )
     return "\n".join(lines)
 
