@@ -166,11 +166,16 @@ def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tm
 
     with pytest.raises(ValueError, match="already compared with a run of seed 7"):
         benchmark.publish(instance, "ppo", _finished_run(tmp_path / "again", instance, seed=7, validation=worse), keep_better=True)
-    with pytest.raises(ValueError, match="another budget"):
-        benchmark.publish(instance, "ppo", _finished_run(tmp_path / "short", instance, seed=8, validation=worse, timesteps=5_000), keep_better=True)
     with pytest.raises(ValueError, match="not trained with the ppo-lost-sales.yml entry on L3-p39"):
         benchmark.publish("L3-p39", "ppo", tmp_path / "s7", keep_better=True)
     assert json.loads(published_file.read_text()) == stored  # refusals change nothing
+
+    # a run of another budget competes on the same validation episodes, its command saying its budget
+    benchmark.publish(instance, "ppo", _finished_run(tmp_path / "short", instance, seed=8, validation=worse, timesteps=5_000), keep_better=True)
+    runs = json.loads(published_file.read_text())["training"]["runs"]
+    assert runs[:-1] == stored["training"]["runs"] and runs[-1]["seed"] == 8
+    assert runs[-1]["command"].endswith(f"--only {instance} --timesteps 5000 --seed 8 --keep-better")
+    assert runs[-1]["validation"]["mean_return"] < incumbent_validation["mean_return"]
 
 
 def test_keep_better_reads_a_policy_published_before_runs_were_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,11 +188,11 @@ def test_keep_better_reads_a_policy_published_before_runs_were_listed(tmp_path: 
     file = tmp_path / "results" / instance / "dqn" / "eval.json"
     training = json.loads(file.read_text())["training"]
     assert "runs" not in training  # DQN was published before --keep-better
-    published = benchmark._published_for_comparison(instance, "dqn", 200_000, 1)
+    published = benchmark._published_for_comparison(instance, "dqn", 1)
     assert published is not None
     assert published["training"]["runs"] == [{"seed": 0, "validation_return": training["kept_best"]["validation_return"], "command": training["command"]}]
     with pytest.raises(ValueError, match="already compared with a run of seed 0"):
-        benchmark._published_for_comparison(instance, "dqn", 200_000, 0)
+        benchmark._published_for_comparison(instance, "dqn", 0)
     # the command line: one line naming the problem, exit code 2, nothing written
     before = file.read_bytes()
     code = benchmark.main(["publish", "--algo", "dqn", "--only", instance, "--run", str(tmp_path / "no-run"), "--keep-better"])
