@@ -23,10 +23,11 @@ average cost per period is 0.05 - the average profit). For each instance::
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
   the same 100 episodes against ``baseline:optimal`` into ``<instance>/<algo>/eval.json``.
-  With ``--seed N --keep-better`` the new run (``runs/lost-sales/<algo>-<instance>-sN``)
-  replaces the published policy only if its exported policy does better than the
-  published one on 100 validation episodes (seeds 1000..1099, the same for both);
-  ``eval.json`` lists every run compared (``training.runs``). The judged seeds 0..99 play
+  With ``--seed N --keep-better`` the new run (``runs/lost-sales/<algo>-<instance>-sN``,
+  with the family's budget or another ``--timesteps``) replaces the published policy
+  only if its exported policy does better than the published one on 100 validation
+  episodes (seeds 1000..1099, the same for both); ``eval.json`` lists every run compared
+  (``training.runs``, each with the command that trained it). The judged seeds 0..99 play
   no part in training or in the choice.
 - no command (or ``table``): one table from those files: optimal average cost, best
   base-stock, best capped base-stock, PPO and DQN, each with its gap to the optimum.
