@@ -101,7 +101,9 @@ def test_the_learned_gaps_are_paired_episode_by_episode() -> None:
         assert benchmark._row(instance).beats_cbs == (costs.mean() < cbs.mean())
 
 
-def _finished_run(folder: Path, instance: str, *, seed: int, validation: float, timesteps: int = 1_000_000, order: int = 0) -> Path:
+def _finished_run(
+    folder: Path, instance: str, *, seed: int, validation: float, timesteps: int = 1_000_000, order: int = 0, entry: str = "ppo-lost-sales.yml",
+) -> Path:
     """A run folder as ``train`` leaves it, as far as ``publish`` reads it: config, kept validation return, model.
 
     The model is a real PPO model of the family's shape whose deterministic policy always
@@ -115,7 +117,7 @@ def _finished_run(folder: Path, instance: str, *, seed: int, validation: float, 
 
     from warehouse_sim.training import load_train_config
 
-    family = load_train_config("ppo", benchmark.ENV_ID, path=ROOT / "training" / "hyperparams" / "ppo-lost-sales.yml")
+    family = load_train_config("ppo", benchmark.ENV_ID, path=ROOT / "training" / "hyperparams" / entry)
     config = family.with_overrides(n_timesteps=timesteps, env_kwargs={**family.env_kwargs, **benchmark.env_kwargs(instance)})
     folder.mkdir()
     (folder / "config.yaml").write_text(yaml.safe_dump({"config": config.to_dict(), "run": {"seed": seed}}))
@@ -176,6 +178,16 @@ def test_keep_better_keeps_the_published_policy_that_did_better_on_validation(tm
     assert runs[:-1] == stored["training"]["runs"] and runs[-1]["seed"] == 8
     assert runs[-1]["command"].endswith(f"--only {instance} --timesteps 5000 --seed 8 --keep-better")
     assert runs[-1]["validation"]["mean_return"] < incumbent_validation["mean_return"]
+
+    # a run of another entry is published with that entry's file, and its command names it
+    long = ROOT / "training" / "hyperparams" / "ppo-lost-sales-long.yml"
+    other = _finished_run(tmp_path / "long", instance, seed=9, validation=worse, timesteps=5_000, entry=long.name)
+    with pytest.raises(ValueError, match=f"not trained with the ppo-lost-sales.yml entry on {instance}"):
+        benchmark.publish(instance, "ppo", other, keep_better=True)
+    benchmark.publish(instance, "ppo", other, keep_better=True, hyperparams=long)
+    runs = json.loads(published_file.read_text())["training"]["runs"]
+    assert runs[-1]["seed"] == 9
+    assert runs[-1]["command"].endswith(f"--timesteps 5000 --hyperparams training/hyperparams/{long.name} --seed 9 --keep-better")
 
 
 def test_keep_better_reads_a_policy_published_before_runs_were_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

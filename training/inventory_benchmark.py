@@ -19,6 +19,7 @@ average cost per period is 0.05 - the average profit). For each instance::
   100 judged episodes (seeds 0..99, 1000 periods each) in Inventory-v0. Writes
   ``training/results/lost-sales/<instance>/exact.json``.
 - ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
+  (or of the file ``--hyperparams`` names, e.g. ``ppo-lost-sales-long.yml``)
   (the training runner of ``warehouse-sim train``; its periodic evaluations play
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
@@ -57,11 +58,14 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from warehouse_sim._files import atomic_path, write_text_atomic
+
+if TYPE_CHECKING:
+    from warehouse_sim.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_ID = "warehouse_sim/Inventory-v0"
@@ -161,22 +165,40 @@ def exact(instance: str) -> dict[str, Any]:
     return result
 
 
-def train_one(instance: str, algo: str, *, timesteps: int | None, seed: int, keep_better: bool = False) -> dict[str, Any]:
-    """Train one policy with the family entry into ``runs/lost-sales/<algo>-<instance>[-s<seed>]``, then :func:`publish` it."""
-    from warehouse_sim.training import load_train_config, train
+def family_file(algo: str) -> Path:
+    """The hyperparameter file of ``algo``'s family entry (the default of ``--hyperparams``)."""
+    return ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml"
 
-    config = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
-    config = config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
+
+def _entry(algo: str, instance: str, hyperparams: Path | None, timesteps: int | None) -> TrainConfig:
+    """The training configuration of ``instance``: the entry of ``hyperparams`` (default :func:`family_file`) on it."""
+    from warehouse_sim.training import load_train_config
+
+    config = load_train_config(algo, ENV_ID, path=hyperparams or family_file(algo))
+    return config.with_overrides(n_timesteps=timesteps, env_kwargs={**config.env_kwargs, **env_kwargs(instance)})
+
+
+def train_one(
+    instance: str, algo: str, *, timesteps: int | None, seed: int, keep_better: bool = False, hyperparams: Path | None = None,
+) -> dict[str, Any]:
+    """Train one policy with the family entry (or that of ``hyperparams``) into ``runs/lost-sales/<algo>-<instance>[-s<seed>]``, then :func:`publish` it."""
+    from warehouse_sim.training import train
+
+    config = _entry(algo, instance, hyperparams, timesteps)
     if keep_better:
         _published_for_comparison(instance, algo, seed)  # refuse before training, not after
     run_dir = RUNS / (f"{algo}-{instance}" if seed == 0 else f"{algo}-{instance}-s{seed}")
     train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
-    return publish(instance, algo, run_dir, keep_better=keep_better)
+    return publish(instance, algo, run_dir, keep_better=keep_better, hyperparams=hyperparams)
 
 
-def train_command(instance: str, algo: str, timesteps: int, seed: int, *, keep_better: bool = False) -> str:
+def train_command(
+    instance: str, algo: str, timesteps: int, seed: int, *, keep_better: bool = False, hyperparams: Path | None = None,
+) -> str:
     """The command line of :func:`train_one` that trains (and publishes) this run."""
     command = f"python training/inventory_benchmark.py train --algo {algo} --only {instance} --timesteps {timesteps}"
+    if hyperparams is not None and hyperparams.resolve() != family_file(algo):
+        command += f" --hyperparams {_shown(hyperparams.resolve())}"
     return command + (f" --seed {seed}" if seed else "") + (" --keep-better" if keep_better else "")
 
 
@@ -234,11 +256,11 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = False) -> dict[str, Any]:
+def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = False, hyperparams: Path | None = None) -> dict[str, Any]:
     """Export a finished run of an instance to ``<instance>/<algo>/policy.onnx`` and evaluate it into ``eval.json``.
 
-    The run must have trained on the instance with the family entry (checked against its
-    ``config.yaml``); its kept model is exported to ``run_dir/policy.onnx`` and, once
+    The run must have trained on the instance with the family entry, or the entry of
+    ``hyperparams`` (checked against its ``config.yaml``); its kept model is exported to ``run_dir/policy.onnx`` and, once
     judged, copied to the results: the ONNX policy plays the 100 judged episodes against
     ``baseline:optimal``.
 
@@ -251,23 +273,21 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
     ``validation``).
 
     Raises:
-        ValueError: if the run was not trained with the family entry on ``instance``, or
+        ValueError: if the run was not trained with that entry on ``instance``, or
             ``keep_better`` finds a published run of the same seed.
     """
     from warehouse_sim.evaluation import evaluate
     from warehouse_sim.export import export_onnx
     from warehouse_sim.onnx_runtime import sidecar_path
-    from warehouse_sim.training import load_train_config
     from warehouse_sim.training.runner import read_run_config
 
     config, run = read_run_config(run_dir)
-    family = load_train_config(algo, ENV_ID, path=ROOT / "training" / "hyperparams" / f"{algo}-lost-sales.yml")
-    expected = family.with_overrides(n_timesteps=config.n_timesteps, env_kwargs={**family.env_kwargs, **env_kwargs(instance)})
-    if config != expected:
-        raise ValueError(f"{run_dir} was not trained with the {algo}-lost-sales.yml entry on {instance}")
+    file = (hyperparams or family_file(algo)).resolve()
+    if config != _entry(algo, instance, file, config.n_timesteps):
+        raise ValueError(f"{run_dir} was not trained with the {file.name} entry on {instance}")
     eval_report = json.loads((run_dir / "eval.json").read_text())
     out = RESULTS / instance / algo
-    command = train_command(instance, algo, config.n_timesteps, run["seed"], keep_better=keep_better)
+    command = train_command(instance, algo, config.n_timesteps, run["seed"], keep_better=keep_better, hyperparams=file)
     this = {"seed": run["seed"], "validation_return": eval_report["kept_best"]["validation_return"], "command": command}
     runs = [this]
     published = _published_for_comparison(instance, algo, run["seed"]) if keep_better else None
@@ -295,7 +315,7 @@ def publish(instance: str, algo: str, run_dir: Path, *, keep_better: bool = Fals
         "train_wall_time_s": eval_report["wall_time_s"],
         "kept_best": eval_report.get("kept_best"),
         "seed": run["seed"],
-        "hyperparams": f"training/hyperparams/{algo}-lost-sales.yml",
+        "hyperparams": _shown(file),
         "command": command,
         "runs": runs,
     }
@@ -455,6 +475,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
+    parser.add_argument(
+        "--hyperparams", type=Path, default=None,
+        help="train, publish: the hyperparameter file of the entry (default training/hyperparams/<algo>-lost-sales.yml)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument(
         "--keep-better",
@@ -493,9 +517,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             try:
                 if args.command == "publish":
-                    report = publish(instance, args.algo, args.run or RUNS / f"{args.algo}-{instance}", keep_better=args.keep_better)
+                    run = args.run or RUNS / f"{args.algo}-{instance}"
+                    report = publish(instance, args.algo, run, keep_better=args.keep_better, hyperparams=args.hyperparams)
                 else:
-                    report = train_one(instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better)
+                    report = train_one(
+                        instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better,
+                        hyperparams=args.hyperparams,
+                    )
             except ValueError as exc:  # also RunFolderError: a missing or corrupt run folder
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
