@@ -209,6 +209,10 @@ def test_keep_better_reads_a_policy_published_before_runs_were_listed(tmp_path: 
     before = file.read_bytes()
     code = benchmark.main(["publish", "--algo", "dqn", "--only", instance, "--run", str(tmp_path / "no-run"), "--keep-better"])
     assert code == 2 and capsys.readouterr().err.strip().count("\n") == 0 and file.read_bytes() == before
+    missing = tmp_path / "missing.yml"
+    code = benchmark.main(["train", "--algo", "dqn", "--only", instance, "--hyperparams", str(missing), "--seed", "5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"error: no hyperparameter file {missing}" and file.read_bytes() == before
 
 
 def test_keep_better_publishes_the_run_that_does_better_on_the_validation_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -524,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                         instance, args.algo, timesteps=args.timesteps, seed=args.seed, keep_better=args.keep_better,
                         hyperparams=args.hyperparams,
                     )
-            except ValueError as exc:  # also RunFolderError: a missing or corrupt run folder
+            except (ValueError, FileNotFoundError) as exc:  # also RunFolderError: a missing or corrupt run folder
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
             costs = episode_costs(report, instance)
