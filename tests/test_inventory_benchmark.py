@@ -49,6 +49,8 @@ def test_the_dp_average_cost_is_the_long_run_cost_of_its_policy() -> None:
 
 
 def test_gaps_and_verdicts_follow_from_the_shipped_files() -> None:
+    import json
+
     for instance in benchmark.INSTANCES:
         folder = benchmark.RESULTS / instance
         if not (folder / "exact.json").is_file():
@@ -59,6 +61,8 @@ def test_gaps_and_verdicts_follow_from_the_shipped_files() -> None:
         learned = row.learned["ppo"]
         if learned is not None and (folder / "exact.json").is_file():
             assert row.beats_cbs is not None
+            entry = json.loads((folder / "ppo" / "eval.json").read_text())["training"]["hyperparams"]
+            assert row.ppo_warm_start == ("capped-base-stock" if "-warm" in Path(entry).name else None), instance
     text = benchmark.table()
     assert text.count("\n| ") == len(benchmark.INSTANCES)
     readme = (ROOT / "README.md").read_text()
@@ -252,3 +256,16 @@ def test_keep_better_publishes_the_run_that_does_better_on_the_validation_episod
     assert stored_again["training"]["seed"] == 1 and (folder / "policy.onnx").read_bytes() == before
     assert [r["seed"] for r in stored_again["training"]["runs"]] == [0, 1, 2]
     assert stored_again["training"]["runs"][1]["validation"] == second["validation"]  # known figures are not recomputed
+
+
+def test_agreement_compares_ppo_with_capped_base_stock_state_by_state(capsys: pytest.CaptureFixture[str]) -> None:
+    found = benchmark.cbs_agreement("L1-p19", episodes=1)
+    assert (found["instance"], found["episodes"], found["periods"]) == ("L1-p19", 1, 1000)
+    assert 0.0 <= found["same"] <= 1.0
+    if found["same"] < 1.0:
+        assert 0 not in found["differences"] and sum(found["differences"].values()) == pytest.approx(1.0)
+    assert benchmark.main(["agreement", "--only", "L1-p19", "--episodes", "1"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"L1-p19: PPO orders as capped base-stock in {100 * found['same']:.1f}% of 1000 periods")
+    assert benchmark.main(["agreement", "--only", "L1-p19", "--episodes", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --episodes must be >= 1, got 0"

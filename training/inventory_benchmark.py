@@ -19,7 +19,8 @@ average cost per period is 0.05 - the average profit). For each instance::
   100 judged episodes (seeds 0..99, 1000 periods each) in Inventory-v0. Writes
   ``training/results/lost-sales/<instance>/exact.json``.
 - ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
-  (or of the file ``--hyperparams`` names, e.g. ``ppo-lost-sales-long.yml``)
+  (or of the file ``--hyperparams`` names, e.g. ``ppo-lost-sales-long.yml``, or
+  ``ppo-lost-sales-warm.yml``, whose PPO starts from a behaviour clone of capped base-stock)
   (the training runner of ``warehouse-sim train``; its periodic evaluations play
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
@@ -40,6 +41,10 @@ average cost per period is 0.05 - the average profit). For each instance::
 - ``plot``: the table's gaps to the optimum as grouped bars per instance (rules exact,
   PPO and DQN with one standard error), the 2% goal as a line, written to
   ``training/results/lost-sales/gaps.png`` (``--out`` elsewhere).
+- ``agreement``: how often the published PPO policy orders what capped base-stock would in
+  the same state, along PPO's own trajectories on the first judged episodes (``--episodes``,
+  default 10), and by how many units it differs where it does: a warm-started policy that
+  barely left the rule shows it here.
 - ``bounds``: checks that order quantities 0..16 and on hand up to 36 do not bind the
   optimum: solves each instance again with on hand up to 40 and orders 0..20, with the
   time and peak memory of each solve.
@@ -334,6 +339,9 @@ class Row:
     #: PPO's mean cost minus capped base-stock's on the same judged episodes, as a fraction
     #: of the optimum, and that paired difference's standard error (None: no figures)
     ppo_vs_cbs: tuple[float, float] | None
+    #: The published PPO policy was trained with an entry that warm-starts from a baseline
+    #: (its name, e.g. ``capped-base-stock``; None: PPO from scratch or no policy)
+    ppo_warm_start: str | None = None
 
     @property
     def beats_cbs(self) -> bool | None:
@@ -353,7 +361,7 @@ def _row(instance: str) -> Row:
             cost = data[name]["average_cost"]
             rules[name] = (cost, cost / optimal - 1.0)
     learned: dict[str, tuple[float, float, float] | None] = {}
-    versus = None
+    versus, warm = None, None
     for algo in ALGOS:
         file = folder / algo / "eval.json"
         learned[algo] = None
@@ -364,10 +372,23 @@ def _row(instance: str) -> Row:
         reference = np.array(episode_costs(report["against"], instance))
         diff = (costs - reference) / reference.mean()  # paired: the same demand draws per episode
         learned[algo] = (float(costs.mean()), float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)))
-        if algo == "ppo" and data:
-            cbs = (costs - np.array(data["capped-base-stock"]["episode_costs"])) / reference.mean()
-            versus = (float(cbs.mean()), float(cbs.std(ddof=1) / np.sqrt(cbs.size)))
-    return Row(instance, optimal, rules, learned, versus)
+        if algo == "ppo":
+            warm = _warm_start(report["training"])
+            if data:
+                cbs = (costs - np.array(data["capped-base-stock"]["episode_costs"])) / reference.mean()
+                versus = (float(cbs.mean()), float(cbs.std(ddof=1) / np.sqrt(cbs.size)))
+    return Row(instance, optimal, rules, learned, versus, warm)
+
+
+def _warm_start(training: dict[str, Any]) -> str | None:
+    """The baseline the published policy's entry warm-starts from (None: none, or an entry not on file)."""
+    from warehouse_sim.training import load_train_config
+
+    file = ROOT / training.get("hyperparams", "")
+    if not training.get("hyperparams") or not file.is_file():
+        return None
+    warm = load_train_config(training["algo"], ENV_ID, path=file).warm_start
+    return None if warm is None else warm.baseline
 
 
 def _cell(cost: float | None, gap: float | None = None) -> str:
@@ -381,7 +402,8 @@ def table() -> str:
 
     "PPO < CBS" compares PPO with capped base-stock on the judged episodes: PPO's mean
     cost minus capped base-stock's, as a percentage of the optimum, ± one standard error of
-    that paired difference.
+    that paired difference. A PPO figure marked "(w)" is a policy whose PPO run started from
+    a behaviour clone of capped base-stock (``ppo-lost-sales-warm.yml``).
     """
     lines = [
         "| L | p | optimal | best base-stock | best capped base-stock | PPO | DQN | PPO < CBS |",
@@ -393,6 +415,8 @@ def table() -> str:
         cells = [_cell(row.optimal)]
         cells += [_cell(*r) if r else "–" for r in row.rules.values()]
         cells += [f"{_cell(v[0], v[1])} ± {100 * v[2]:.2f}" if v else "–" for v in row.learned.values()]
+        if row.ppo_warm_start and row.learned["ppo"]:
+            cells[3] += " (w)"
         versus = row.ppo_vs_cbs
         cells.append("–" if versus is None else f"{'yes' if versus[0] < 0 else 'no'} ({100 * versus[0]:+.2f}% ± {100 * versus[1]:.2f})")
         lines.append(f"| {lead} | {penalty} | " + " | ".join(cells) + " |")
@@ -400,11 +424,12 @@ def table() -> str:
     within = sum(1 for v in ppo if v[1] <= GOAL_GAP)
     beats = sum(1 for r in rows if r.beats_cbs)
     clear = sum(1 for r in rows if r.ppo_vs_cbs and r.ppo_vs_cbs[0] + 2 * r.ppo_vs_cbs[1] < 0)
+    warm = sum(1 for r in rows if r.beats_cbs and r.ppo_warm_start)
     lines.append("")
     lines.append(
         f"PPO within {100 * GOAL_GAP:.0f}% of the optimum on {within} of {len(ppo)} trained instances (goal: all 16); "
         f"better than the best capped base-stock on {beats} (goal: {GOAL_BEAT_CBS} of 16), "
-        f"{clear} of them by more than two standard errors."
+        f"{clear} of them by more than two standard errors, {warm} with a policy warm-started from capped base-stock (w)."
     )
     return "\n".join(lines)
 
@@ -440,6 +465,63 @@ def plot(path: Path) -> None:
     save_figure_atomic(fig, path)
 
 
+def cbs_agreement(instance: str, episodes: int = 10) -> dict[str, Any]:
+    """How often the published PPO policy orders what capped base-stock orders in the same state.
+
+    Plays the ONNX policy on the judged episodes of seeds ``0..episodes-1`` and asks the best
+    capped base-stock rule (its parameters from ``exact.json``) for its order in each state
+    PPO visits.
+
+    Returns:
+        ``{"instance", "episodes", "periods", "same" (share of periods with the same order),
+        "differences" (PPO's order minus the rule's, in units -> share of the periods
+        where they differ)}``.
+
+    Raises:
+        ValueError: for ``episodes < 1``.
+        FileNotFoundError: without ``exact.json`` or a published PPO policy.
+    """
+    import gymnasium as gym
+
+    import warehouse_sim  # noqa: F401 - registers the ids
+    from warehouse_sim.operations.baselines import CappedBaseStockRule
+    from warehouse_sim.policies.inventory import InventoryRulePolicy
+    from warehouse_sim.policies.onnx_policy import OnnxPolicy
+
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    folder = RESULTS / instance
+    parameters = json.loads((folder / "exact.json").read_text())["capped-base-stock"]["parameters"]
+    rule = InventoryRulePolicy(
+        CappedBaseStockRule(*(np.asarray(parameters[k]) for k in ("order_up_to", "cap", "price_idx"))), "capped-base-stock"
+    )
+    ppo = OnnxPolicy(folder / "ppo" / "policy.onnx")
+    env = gym.make(ENV_ID, **env_kwargs(instance))
+    quantities = np.asarray(env.unwrapped.task.scenario.skus[0].order_quantities)
+    orders: list[tuple[int, int]] = []
+    try:
+        for seed in range(episodes):
+            obs, _ = env.reset(seed=seed)
+            rule.reset(env)
+            done = False
+            while not done:
+                action = int(np.asarray(ppo.act(obs)).reshape(-1)[0])
+                orders.append((int(quantities[action]), int(quantities[int(np.asarray(rule.act(obs)).reshape(-1)[0])])))
+                obs, _, terminated, truncated, _ = env.step(action)
+                done = terminated or truncated
+    finally:
+        env.close()
+    differ = [a - b for a, b in orders if a != b]
+    units, counts = np.unique(differ, return_counts=True)
+    return {
+        "instance": instance,
+        "episodes": episodes,
+        "periods": len(orders),
+        "same": 1.0 - len(differ) / len(orders),
+        "differences": {int(u): float(c) / len(differ) for u, c in zip(units, counts, strict=True)},
+    }
+
+
 def bounds(instances: list[str]) -> list[str]:
     """Optimal costs with the shipped bounds and with on hand up to 40 and orders 0..20 (equal: the bounds do not bind).
 
@@ -471,7 +553,7 @@ def bounds(instances: list[str]) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds", "plot"))
+    parser.add_argument("command", nargs="?", default="table", choices=("table", "exact", "train", "publish", "bounds", "plot", "agreement"))
     parser.add_argument("--only", action="append", choices=INSTANCES, help="this instance only (repeatable)")
     parser.add_argument("--algo", choices=ALGOS, default="ppo")
     parser.add_argument("--timesteps", type=int, default=None, help="override the training budget")
@@ -485,6 +567,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train, publish: replace the published policy only if this run did better on the validation seeds",
     )
+    parser.add_argument("--episodes", type=int, default=10, help="agreement: judged episodes to play (seeds 0..N-1)")
     parser.add_argument("--out", type=Path, default=RESULTS / "gaps.png", help="plot: the PNG to write")
     parser.add_argument("--run", type=Path, default=None, help="publish: the finished run folder (default runs/lost-sales/<algo>-<instance>)")
     return parser
@@ -505,6 +588,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bounds":
         for line in bounds(instances):
             print(line, flush=True)
+        return 0
+    if args.command == "agreement":
+        for instance in instances:
+            if not (RESULTS / instance / "ppo" / "policy.onnx").is_file():
+                continue
+            try:
+                found = cbs_agreement(instance, args.episodes)
+            except (ValueError, FileNotFoundError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            differences = ", ".join(f"{u:+d}: {share:.1%}" for u, share in found["differences"].items())
+            print(f"{instance}: PPO orders as capped base-stock in {found['same']:.1%} of {found['periods']} periods"
+                  + (f"; where not, PPO minus the rule ({differences})" if differences else ""), flush=True)
         return 0
     for instance in instances:
         started = time.perf_counter()
