@@ -20,7 +20,8 @@ average cost per period is 0.05 - the average profit). For each instance::
   ``training/results/lost-sales/<instance>/exact.json``.
 - ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
   (or of the file ``--hyperparams`` names, e.g. ``ppo-lost-sales-long.yml``, or
-  ``ppo-lost-sales-warm.yml``, whose PPO starts from a behaviour clone of capped base-stock)
+  ``ppo-lost-sales-warm.yml`` and ``ppo-lost-sales-warm-explore.yml``, whose PPO starts
+  from a behaviour clone of capped base-stock)
   (the training runner of ``warehouse-sim train``; its periodic evaluations play
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
@@ -403,7 +404,7 @@ def table() -> str:
     "PPO < CBS" compares PPO with capped base-stock on the judged episodes: PPO's mean
     cost minus capped base-stock's, as a percentage of the optimum, ± one standard error of
     that paired difference. A PPO figure marked "(w)" is a policy whose PPO run started from
-    a behaviour clone of capped base-stock (``ppo-lost-sales-warm.yml``).
+    a behaviour clone of capped base-stock (``ppo-lost-sales-warm*.yml``).
     """
     lines = [
         "| L | p | optimal | best base-stock | best capped base-stock | PPO | DQN | PPO < CBS |",
