@@ -385,10 +385,10 @@ def _warm_start(training: dict[str, Any]) -> str | None:
     """The baseline the published policy's entry warm-starts from (None: none, or an entry not on file)."""
     from warehouse_sim.training import load_train_config
 
-    file = ROOT / training.get("hyperparams", "")
-    if not training.get("hyperparams") or not file.is_file():
+    name = training.get("hyperparams")
+    if not name or not (ROOT / name).is_file():
         return None
-    warm = load_train_config(training["algo"], ENV_ID, path=file).warm_start
+    warm = load_train_config(training["algo"], ENV_ID, path=ROOT / name).warm_start
     return None if warm is None else warm.baseline
 
 
