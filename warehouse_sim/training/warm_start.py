@@ -37,6 +37,8 @@ DEMO_SEED_OFFSET = 1_000_000
 #: Observation features whose variance over the demonstrations is below this keep unit
 #: variance in the normaliser (see :func:`pretrain`).
 CONSTANT_VAR = 1e-6
+#: Where a discrete clone's label smoothing goes (:attr:`WarmStartConfig.smoothing`).
+SMOOTHINGS = ("uniform", "adjacent")
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,15 @@ class WarmStartConfig:
         epochs: Passes over the demonstrations for the actor and the critic.
         batch_size: Minibatch size of the supervised fit.
         learning_rate: Adam learning rate of the supervised fit.
-        label_smoothing: Discrete actions: probability mass spread uniformly over all
-            choices of each action dimension (0: plain cross-entropy). Keeps the cloned
+        label_smoothing: Discrete actions: probability mass taken from each demonstrated
+            choice and spread over others (0: plain cross-entropy). Keeps the cloned
             policy stochastic enough for PPO to explore around it.
+        smoothing: Where ``label_smoothing`` goes: ``"uniform"`` over all choices of the
+            action dimension (cross-entropy's own label smoothing), or ``"adjacent"``, half
+            to the choice below and half to the one above (all of it to the one that
+            exists at either end). For ordered choices such as order quantities
+            0..16: the clone then tries "one unit less" and "one unit more" often
+            instead of every quantity rarely.
     """
 
     baseline: str
@@ -60,6 +68,7 @@ class WarmStartConfig:
     batch_size: int = 64
     learning_rate: float = 1.0e-3
     label_smoothing: float = 0.1
+    smoothing: str = "uniform"
 
     def __post_init__(self) -> None:
         if not isinstance(self.baseline, str) or not self.baseline:
@@ -71,6 +80,8 @@ class WarmStartConfig:
             0.0 <= self.label_smoothing < 1.0
         ):
             raise ValueError(f"warm_start.label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.smoothing not in SMOOTHINGS:
+            raise ValueError(f"warm_start.smoothing must be one of {', '.join(SMOOTHINGS)}, got {self.smoothing!r}")
 
 
 @dataclass(frozen=True)
@@ -226,10 +237,14 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
         logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
         start = int(getattr(space, "start", 0)) if isinstance(space, gym.spaces.Discrete) else 0
         loss: torch.Tensor = sum(
-            F.cross_entropy(chunk, actions[:, d].long() - start, label_smoothing=config.label_smoothing)
-            for d, chunk in enumerate(torch.split(logits, splits, dim=1))
+            cross_entropy(chunk, actions[:, d].long() - start) for d, chunk in enumerate(torch.split(logits, splits, dim=1))
         ) / len(splits)  # type: ignore[assignment]
         return loss
+
+    def cross_entropy(logits: torch.Tensor, choice: torch.Tensor) -> torch.Tensor:
+        if config.smoothing == "adjacent":
+            return F.cross_entropy(logits, adjacent_targets(choice, logits.shape[1], config.label_smoothing))
+        return F.cross_entropy(logits, choice, label_smoothing=config.label_smoothing)
 
     optimiser = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(seed)
@@ -265,6 +280,29 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
         "pretrain_wall_time_s": round(time.perf_counter() - started, 3),
     }
 
+
+def adjacent_targets(choice: Any, n: int, eps: float) -> Any:
+    """Targets that keep ``1 - eps`` on each choice and give ``eps`` to its neighbours.
+
+    Args:
+        choice: ``int64[batch]`` torch tensor of choices in ``0..n-1``.
+        n: Number of choices (> 1).
+        eps: Mass moved to the neighbours, half to ``choice - 1`` and half to
+            ``choice + 1``; all of it to the one neighbour of ``0`` and of ``n - 1``.
+
+    Returns:
+        ``float32[batch, n]`` torch tensor; each row sums to 1.
+    """
+    import torch
+
+    rows = torch.arange(len(choice))
+    below, above = choice > 0, choice < n - 1
+    share = torch.where(below & above, eps / 2, eps).float()
+    probs = torch.zeros((len(choice), n))
+    probs[rows, choice] = 1.0 - eps
+    probs[rows[below], choice[below] - 1] += share[below]
+    probs[rows[above], choice[above] + 1] += share[above]
+    return probs
 
 
 def _is_actor_critic(policy: Any) -> bool:
