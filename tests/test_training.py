@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -560,3 +561,17 @@ def test_config_records_the_git_revision_of_the_checkout(tmp_path: Path) -> None
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).parent).stdout.strip()
     assert run_info["git_revision"].startswith(head) and run_info["git_revision_source"].startswith("git checkout")
+
+
+def test_a_run_whose_updates_fit_its_envs_trains_without_a_minibatch_warning(tmp_path: Path) -> None:
+    # 2 envs x 64 steps fill batches of 128 exactly; the one-env model of the preflight
+    # check (64 steps) would make SB3 warn about truncated minibatches of a run that has none.
+    config = TrainConfig(
+        env_id=INV, algo="ppo", n_timesteps=128, n_envs=2, vec_env="dummy",
+        algo_kwargs={"n_steps": 64, "batch_size": 128, "n_epochs": 1}, eval_freq=0, checkpoint_freq=0, final_eval_episodes=1,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config, out_dir=tmp_path / "run", seed=0)
+    assert not [w for w in caught if "mini-batch" in str(w.message)]
+    assert (tmp_path / "run" / "model.zip").is_file()

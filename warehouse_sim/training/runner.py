@@ -253,10 +253,14 @@ def _preflight(config: TrainConfig, seed: int, ray_address: str | None) -> None:
 
         kwargs = {**_algo_kwargs(config), **({"buffer_size": 1} if config.algo not in ON_POLICY_ALGOS else {})}  # no replay memory
         try:
-            algo_class(config.algo)(
-                config.policy, DummyVecEnv([lambda: env]), seed=seed, device="cpu",
-                policy_kwargs=_policy_kwargs(config), **kwargs,
-            )
+            with warnings.catch_warnings():
+                # one env here, n_envs in the run: SB3's warning that n_steps x 1 is no
+                # multiple of batch_size would be about this check, not about the run
+                warnings.filterwarnings("ignore", message="You have specified a mini-batch size", category=UserWarning)
+                algo_class(config.algo)(
+                    config.policy, DummyVecEnv([lambda: env]), seed=seed, device="cpu",
+                    policy_kwargs=_policy_kwargs(config), **kwargs,
+                )
         except Exception as exc:  # noqa: BLE001 - SB3 reports misfits with asserts and assorted errors
             raise ValueError(
                 f"{config.algo} cannot train on {config.env_id} with these settings: {type(exc).__name__}: {exc}"
