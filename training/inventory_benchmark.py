@@ -20,8 +20,8 @@ average cost per period is 0.05 - the average profit). For each instance::
   ``training/results/lost-sales/<instance>/exact.json``.
 - ``train`` (``publish --run DIR`` for a run already trained the same way): trains with the family entry of ``training/hyperparams/<algo>-lost-sales.yml``
   (or of the file ``--hyperparams`` names, e.g. ``ppo-lost-sales-long.yml``, or
-  ``ppo-lost-sales-warm.yml`` and ``ppo-lost-sales-warm-explore.yml``, whose PPO starts
-  from a behaviour clone of capped base-stock)
+  ``ppo-lost-sales-warm.yml``, ``-warm-explore.yml``, ``-warm-fine.yml`` and
+  ``-warm-adjacent.yml``, whose PPO starts from a behaviour clone of capped base-stock)
   (the training runner of ``warehouse-sim train``; its periodic evaluations play
   validation seeds 1000.. and the best model is kept), exports the policy to
   ``<instance>/<algo>/policy.onnx`` (+ ``policy.json``) and evaluates the ONNX policy on
