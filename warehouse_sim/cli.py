@@ -428,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a policy (ONNX, SB3 model or baseline) on seeded episodes")
     _add_env_args(p, default=None)
-    p.add_argument("--policy", required=True, help="POLICY.onnx, MODEL.zip, a run folder, or baseline:NAME")
+    p.add_argument("--policy", required=True, help="POLICY.onnx, MODEL.zip, a run folder, sample:MODEL.zip "
+                   "(PPO drawing its actions, seeded per episode), or baseline:NAME")
     p.add_argument("--episodes", type=int, default=10, help="number of episodes (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode; episode i uses seed + i")
     p.add_argument("--against", default=None, metavar="baseline:NAME", help="reference evaluated on the same seeds (and drawn in --plot)")

@@ -37,6 +37,8 @@ from warehouse_sim._format import plain
 from warehouse_sim.policies.base import Policy, PolicySpaceError, check_spaces
 from warehouse_sim.policies.registry import make_baseline
 
+#: Policy spec prefix of a PPO model that samples its actions (``sample:MODEL.zip``; see :func:`load_policy`).
+SAMPLE_PREFIX = "sample:"
 #: Keys of ``info`` that are not episode KPIs: wrapper bookkeeping, and the inventory
 #: env's ``period`` (the last period's flows; ``cumulative`` holds the episode's).
 _NOT_KPIS = frozenset({"TimeLimit.truncated", "terminal_observation", "episode", "_episode", "period"})
@@ -141,17 +143,28 @@ def load_policy(spec: str, env: gym.Env[Any, Any]) -> Policy:
 
     Args:
         spec: ``POLICY.onnx`` (onnxruntime only), ``MODEL.zip`` or a run folder (SB3),
+            ``sample:MODEL.zip`` or ``sample:RUN`` (a PPO model drawing its actions from its
+            distribution, seeded per episode: see :class:`~warehouse_sim.policies.sb3_policy.SB3Policy`),
             or ``baseline:NAME`` (see :data:`warehouse_sim.policies.BASELINES`).
         env: The environment it will act in.
 
     Raises:
-        ValueError: for an unknown baseline or an unrecognised spec.
+        ValueError: for an unknown baseline, an unrecognised spec, or ``sample:`` with
+            anything but a PPO or MaskablePPO model.
         FileNotFoundError: for a missing file.
         warehouse_sim.policies.PolicySpaceError: if the policy was made for other spaces.
         warehouse_sim.policies.onnx_policy.PolicyLoadError: for a corrupt file.
     """
     if spec.startswith("baseline:"):
         policy = make_baseline(spec.removeprefix("baseline:"), env)
+    elif spec.startswith(SAMPLE_PREFIX):
+        path = Path(spec.removeprefix(SAMPLE_PREFIX))
+        if not (path.suffix == ".zip" or path.is_dir()):
+            raise ValueError(f"{SAMPLE_PREFIX} takes an SB3 PPO model (MODEL.zip or a run folder), got {path}"
+                             + (" (an ONNX export holds only the deterministic action)" if path.suffix == ".onnx" else ""))
+        from warehouse_sim.policies.sb3_policy import SB3Policy
+
+        policy = SB3Policy.load(path, sample=True)
     else:
         path = Path(spec)
         if path.suffix == ".onnx":
@@ -263,7 +276,7 @@ def evaluate(
 
     Args:
         env_id: Gymnasium id.
-        policy: ``POLICY.onnx``, ``MODEL.zip``, a run folder, or ``baseline:NAME``.
+        policy: ``POLICY.onnx``, ``MODEL.zip``, a run folder, ``sample:MODEL.zip``, or ``baseline:NAME``.
         env_kwargs: Keyword arguments of ``gym.make``.
         episodes: Number of episodes, from seeds ``seed, seed + 1, ...``.
         seed: The first seed.

@@ -7,6 +7,7 @@ in a run folder (``model.zip``, or a checkpoint's ``model.zip``) finds its
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import warnings
@@ -196,33 +197,56 @@ def load_sb3_model(model_path: str | Path, *, algo: str | None = None) -> tuple[
 
 
 class SB3Policy(Policy):
-    """A trained SB3 model acting deterministically (``predict(deterministic=True)``).
+    """A trained SB3 model acting deterministically (``predict(deterministic=True)``), or sampling.
 
     A ``MaskablePPO`` model is given the env's ``action_masks()`` at every step (the env
     of the last :meth:`reset`).
+
+    With ``sample=True`` (PPO and MaskablePPO only) the policy draws each action from
+    the model's action distribution instead of taking its mode: per dimension from the
+    categorical probabilities (Discrete, MultiDiscrete), or the Gaussian mean plus its
+    standard deviation times a normal draw, clipped to the bounds (Box). The draws come
+    from a numpy generator seeded at every :meth:`reset` from the env's random state just
+    after its reset, so an episode with the same reset seed replays exactly (in any
+    process), and torch's global generator is never touched.
 
     Args:
         model: A PPO, DQN, QR-DQN or MaskablePPO model.
         normalizer: The ``VecNormalize`` whose observation statistics the model was
             trained with, or ``None``.
+        sample: Draw actions from the policy's distribution instead of its mode.
+
+    Raises:
+        ValueError: with ``sample=True`` for a value-based model (DQN, QR-DQN: no action
+            distribution) or a state-dependent-exploration or squashed Gaussian policy.
     """
 
-    def __init__(self, model: Any, normalizer: Any | None = None) -> None:
+    def __init__(self, model: Any, normalizer: Any | None = None, *, sample: bool = False) -> None:
         self.model = model
         self.normalizer = normalizer
         self.observation_space = model.observation_space
         self.action_space = model.action_space
+        self.sample = sample
         self._masked = "action_masks" in inspect.signature(model.predict).parameters
         self._env: Any = None
+        self._rng = np.random.default_rng(0)
+        if sample:
+            policy = model.policy
+            if not hasattr(policy, "get_distribution"):
+                raise ValueError(f"{type(model).__name__} acts greedily on its values and has no action distribution to sample")
+            if getattr(policy, "use_sde", False) or getattr(policy, "squash_output", False):
+                raise ValueError("sampling a state-dependent-exploration or squashed Gaussian policy is not supported")
 
     def reset(self, env: gym.Env[Any, Any]) -> None:
-        """Remember ``env`` (a maskable model reads its ``action_masks()`` when it acts)."""
+        """Remember ``env`` (for action masks) and, when sampling, seed the draws from its random state."""
         self._env = env.unwrapped
+        if self.sample:
+            self._rng = np.random.default_rng(episode_seed(self._env))
 
     @classmethod
-    def load(cls, path: str | Path) -> SB3Policy:
+    def load(cls, path: str | Path, *, sample: bool = False) -> SB3Policy:
         """Load ``MODEL.zip`` (or a run folder) with its normalisation statistics."""
-        return cls(*load_sb3_model(path))
+        return cls(*load_sb3_model(path), sample=sample)
 
     def normalize(self, observations: np.ndarray) -> np.ndarray:
         """Apply the training-time observation normalisation (identity without one)."""
@@ -231,14 +255,55 @@ class SB3Policy(Policy):
         return self.normalizer.normalize_obs(observations)
 
     def act(self, observation: Any) -> Any:
-        """Return the deterministic action for one observation."""
+        """Return the action for one observation: the mode, or a draw with ``sample=True``."""
         obs = self.normalize(np.asarray(observation))
+        masks = None
         if self._masked:
             if self._env is None or not hasattr(self._env, "action_masks"):
                 raise RuntimeError("a MaskablePPO policy needs reset(env) with an env that has action_masks()")
-            action, _ = self.model.predict(obs, deterministic=True, action_masks=self._env.action_masks())
+            masks = self._env.action_masks()
+        if self.sample:
+            action = self._draw(obs, masks)
+        elif masks is not None:
+            action, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
         else:
             action, _ = self.model.predict(obs, deterministic=True)
         if np.ndim(action) == 0:
             return int(action)
         return action
+
+    def _draw(self, obs: np.ndarray, masks: np.ndarray | None) -> Any:
+        """One action drawn from the policy's distribution at ``obs`` (already normalised)."""
+        import torch
+
+        policy = self.model.policy
+        obs_tensor, _ = policy.obs_to_tensor(obs)
+        with torch.no_grad():
+            dist = policy.get_distribution(obs_tensor) if masks is None else policy.get_distribution(obs_tensor, action_masks=masks)
+        space = self.action_space
+        if isinstance(space, gym.spaces.Box):
+            mean = dist.distribution.mean[0].numpy().astype(np.float64)
+            std = dist.distribution.stddev[0].numpy().astype(np.float64)
+            drawn = mean + std * self._rng.standard_normal(mean.shape)
+            return np.clip(drawn, space.low, space.high).astype(space.dtype).reshape(space.shape)
+        parts = dist.distribution if isinstance(dist.distribution, list) else [dist.distribution]
+        picks = [_draw_categorical(self._rng, part.probs[0].numpy()) for part in parts]
+        if isinstance(space, gym.spaces.Discrete):
+            return picks[0] + int(space.start)
+        return np.array(picks, dtype=np.int64).reshape(self.model.action_space.shape)
+
+
+def episode_seed(env: gym.Env[Any, Any]) -> int:
+    """A 128-bit seed derived from ``env``'s random state, without drawing from it.
+
+    Read right after ``env.reset(seed=s)`` it depends on ``s`` only, so whatever draws
+    from it replays the episode; after an unseeded reset it differs from episode to episode.
+    """
+    state = json.dumps(env.unwrapped.np_random.bit_generator.state, sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(state.encode()).digest()[:16], "little")
+
+
+def _draw_categorical(rng: np.random.Generator, probs: np.ndarray) -> int:
+    """Index drawn with probabilities ``probs`` (float32 rounding renormalised away)."""
+    cumulative = np.cumsum(probs, dtype=np.float64)
+    return int(min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"), len(probs) - 1))
