@@ -10,19 +10,27 @@ or a single result::
     python training/reference.py --only ppo-navigation
 
 For each reference NAME this trains with the hyperparameters of
-``training/hyperparams/<algo>.yml`` (the budget below overrides ``n_timesteps``) into
-``<runs>/NAME``, exports ``training/results/NAME/policy.onnx`` (+ ``policy.json``),
-evaluates the ONNX policy on 100 seeded episodes (seeds 0..99) against the baseline
-into ``eval.json``, draws ``learning_curve.png``, and reports the timesteps and wall
-time at which the periodic evaluation first met the target. ``summary.md`` collects
-the table for the README.
+``training/hyperparams/<algo>.yml`` (or the reference's own file; the budget below
+overrides ``n_timesteps``) into ``<runs>/NAME``, exports
+``training/results/NAME/policy.onnx`` (+ ``policy.json``), evaluates the ONNX policy on
+100 seeded episodes (seeds 0..99) against the baseline into ``eval.json``, draws
+``learning_curve.png``, and reports the timesteps and wall time at which the periodic
+evaluation first met the target. ``summary.md`` collects the table for the README.
+
+A run trained earlier with the reference's hyperparameters (a run resumed across
+sessions, say) is shipped without training again::
+
+    python training/reference.py --only ppo-fulfilment-scratch --model runs/par-s0/checkpoints/000000174720
 
 Targets (issue 4): Navigation-v0 small, PPO >= 95% success with SPL >= 0.85 x A*'s,
 DQN >= 90% success; Inventory-v0 reference instance, PPO >= 99% and DQN >= 97% of the
 DP optimum's mean profit, both above the best (s, S) policy. Picking (issue 5): PPO >= 80%
 success. Fulfilment (issue 6): PPO >= 1.1 x the heuristic's mean profit over 20 seeded
 shifts of the default scenario (``--only ppo-fulfilment --eval-jobs 2``: about an hour
-on 2 cores, most of it simulating the robot fleet).
+on 2 cores, most of it simulating the robot fleet). Fulfilment without a warm start
+(issue 12): the same target for PPO trained on the fast fidelity and judged on physics
+(``--only ppo-fulfilment-scratch --eval-jobs 2``: about 2 hours of training on 2 cores,
+10 minutes on 16, then 20 minutes of evaluation on 2).
 """
 
 from __future__ import annotations
@@ -33,10 +41,13 @@ import sys
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from warehouse_sim.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NAV = "warehouse_sim/Navigation-v0"
@@ -52,7 +63,7 @@ class Reference:
     Attributes:
         name: Folder name under ``training/results``.
         algo: ``ppo``, ``dqn`` or ``qrdqn``.
-        env_id: Environment id; hyperparameters are this entry of ``<algo>.yml``.
+        env_id: Environment id; hyperparameters are this entry of ``hyperparams``.
         env_kwargs: Merged over the hyperparameter file's ``env_kwargs``.
         timesteps: Training budget; ``None``: the file's ``n_timesteps``.
         against: The baseline the report compares with.
@@ -66,6 +77,11 @@ class Reference:
         episodes: Evaluation episodes (``None``: the ``--episodes`` option).
         eval_freq: Least timesteps between periodic evaluations during training.
         eval_episodes: Least episodes per periodic evaluation.
+        hyperparams: Stem of the file in ``training/hyperparams`` (``None``: ``algo``).
+        eval_env_kwargs: Merged over the training env kwargs for the shipped evaluation
+            (the policy and the baselines on seeds 0..N-1), e.g. ``{"fidelity": "physics"}``
+            for a policy trained on the fast fidelity; periodic evaluations keep the
+            training env.
     """
 
     name: str
@@ -83,6 +99,8 @@ class Reference:
     episodes: int | None = None
     eval_freq: int = 50_000
     eval_episodes: int = 50
+    hyperparams: str | None = None
+    eval_env_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 REFERENCES: dict[str, Reference] = {
@@ -108,6 +126,12 @@ REFERENCES: dict[str, Reference] = {
         Reference(
             "ppo-fulfilment", "ppo", FUL, {}, None, "baseline:heuristic", "profit", extra_baselines=("baseline:horizon",),
             beat_extra=False, min_profit_ratio=1.1, episodes=20, eval_freq=512, eval_episodes=2,
+        ),
+        Reference(
+            "ppo-fulfilment-scratch", "ppo", FUL, {}, None, "baseline:heuristic", "profit",
+            extra_baselines=("baseline:horizon",), beat_extra=False, min_profit_ratio=1.1, episodes=20,
+            eval_freq=16_384, eval_episodes=4, hyperparams="ppo-fulfilment-scratch-parallel",
+            eval_env_kwargs={"fidelity": "physics"},
         ),
     )
 }  # fmt: skip
@@ -143,25 +167,24 @@ def run_reference(
     seed: int,
     timesteps: int | None,
     eval_jobs: int = 1,
+    model: Path | None = None,
 ) -> dict[str, Any]:
-    """Train, export, evaluate and plot one reference; return its summary row."""
+    """Train, export, evaluate and plot one reference; return its summary row.
+
+    With ``model`` (a run folder or a checkpoint folder in one) nothing is trained: that
+    model is shipped, and its run must have ``ref``'s hyperparameters (see :func:`trained_run`).
+    """
     from warehouse_sim.evaluation import evaluate
     from warehouse_sim.export import export_onnx
     from warehouse_sim.plotting import plot_learning_curve, read_evaluations, save_figure_atomic
-    from warehouse_sim.training import load_train_config, train
+    from warehouse_sim.training import train
 
+    config = reference_config(ref, n_envs=n_envs, timesteps=timesteps)
+    shipped = None if model is None else (model, trained_run(model, config))  # checked before any work
     out = results / ref.name
     out.mkdir(parents=True, exist_ok=True)
-    run_dir = runs / ref.name
-    config = load_train_config(ref.algo, ref.env_id)
-    config = config.with_overrides(
-        n_timesteps=timesteps or ref.timesteps,
-        n_envs=n_envs,
-        env_kwargs={**config.env_kwargs, **ref.env_kwargs},
-        eval_freq=max(config.eval_freq, ref.eval_freq) if timesteps is None else None,
-        n_eval_episodes=max(config.n_eval_episodes, ref.eval_episodes),
-    )
     env_kwargs = dict(config.env_kwargs)
+    judged_kwargs = {**env_kwargs, **ref.eval_env_kwargs}
     episodes = ref.episodes or episodes
 
     # Baseline figures on the seeds of the periodic evaluations (eval_seed, eval_seed + 1,
@@ -170,35 +193,43 @@ def run_reference(
     base_periodic = _means(evaluate(ref.env_id, ref.against, **periodic))
     extra_periodic = {b: _means(evaluate(ref.env_id, b, **periodic)) for b in ref.extra_baselines}
 
-    started = time.perf_counter()
-    result = train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
-    wall = time.perf_counter() - started
+    if shipped is None:
+        run_dir = runs / ref.name
+        started = time.perf_counter()
+        result = train(config, out_dir=run_dir, seed=seed, command=" ".join([sys.executable, *sys.argv]))
+        wall = time.perf_counter() - started
+        model_path, trained_steps, kept_best = run_dir, result.timesteps, result.eval_report.get("kept_best")
+    else:
+        model_path, (run_dir, trained_steps, wall) = shipped
+        kept_best = None
     reached = next(
         (e for e in read_evaluations(run_dir) if meets_target(ref, e["kpis"], base_periodic, extra_periodic)), None
     )
 
     onnx = out / "policy.onnx"
-    export_onnx(run_dir, onnx)
+    export_onnx(model_path, onnx)
     report = evaluate(
-        ref.env_id, str(onnx), env_kwargs=env_kwargs, episodes=episodes, seed=0, against=ref.against, jobs=eval_jobs
+        ref.env_id, str(onnx), env_kwargs=judged_kwargs, episodes=episodes, seed=0, against=ref.against, jobs=eval_jobs
     )
     report["policy"] = f"training/results/{ref.name}/policy.onnx"
     extra = {}
     for baseline in ref.extra_baselines:
-        extra[baseline] = evaluate(ref.env_id, baseline, env_kwargs=env_kwargs, episodes=episodes, seed=0, jobs=eval_jobs)
+        extra[baseline] = evaluate(ref.env_id, baseline, env_kwargs=judged_kwargs, episodes=episodes, seed=0, jobs=eval_jobs)
     report["other_baselines"] = {b: {"return": r["return"], "kpis": r["kpis"]} for b, r in extra.items()}
     kpis = _means(report)
     met = meets_target(ref, kpis, _means(report["against"]), {b: _means(r) for b, r in extra.items()})
     report["reference"] = {
         "name": ref.name,
         "algo": ref.algo,
-        "timesteps": result.timesteps,
+        "timesteps": trained_steps,
         "train_wall_time_s": round(wall, 1),
         "target_met": met,
-        "kept_best": result.eval_report.get("kept_best"),
+        "kept_best": kept_best,
         "target_reached_at": reached and {"timesteps": reached["timesteps"], "wall_time_s": reached["wall_time_s"]},
         "command": f"python training/reference.py --only {ref.name}",
     }
+    if model is not None:
+        report["reference"]["shipped_model"] = str(model)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
 
     kpi = PROFIT if ref.target == "profit" else "is_success"
@@ -211,6 +242,58 @@ def run_reference(
     )
     save_figure_atomic(fig, out / "learning_curve.png")
     return _row(ref, report, extra)
+
+
+def reference_config(ref: Reference, *, n_envs: int | None = None, timesteps: int | None = None) -> TrainConfig:
+    """The :class:`~warehouse_sim.training.TrainConfig` that trains ``ref``.
+
+    ``n_envs`` and ``timesteps`` override the file's (``None``: keep them); a smoke run's
+    ``timesteps`` also keeps the file's evaluation frequency.
+    """
+    from warehouse_sim.training import load_train_config
+    from warehouse_sim.training.config import hyperparams_dir
+
+    path = hyperparams_dir() / f"{ref.hyperparams}.yml" if ref.hyperparams else None
+    config = load_train_config(ref.algo, ref.env_id, path=path)
+    return config.with_overrides(
+        n_timesteps=timesteps or ref.timesteps,
+        n_envs=n_envs,
+        env_kwargs={**config.env_kwargs, **ref.env_kwargs},
+        eval_freq=max(config.eval_freq, ref.eval_freq) if timesteps is None else None,
+        n_eval_episodes=max(config.n_eval_episodes, ref.eval_episodes),
+    )
+
+
+def trained_run(model: Path, config: TrainConfig) -> tuple[Path, int, float]:
+    """The run folder of ``model`` and the model's timesteps and training wall time (s).
+
+    ``model`` is a run folder (its final model) or a checkpoint folder of one. The run's
+    hyperparameters must be ``config``'s, except the budget ``n_timesteps`` and
+    ``keep_best`` (the model is named here).
+
+    Raises:
+        ValueError: if ``model`` is neither, or its run trained with other hyperparameters.
+    """
+    from warehouse_sim.training.checkpoints import read_state
+    from warehouse_sim.training.runner import RunFolderError, read_run_config
+
+    run_dir = next((d for d in (model, *model.parents[:2]) if (d / "config.yaml").is_file()), None)
+    if run_dir is None or not (model / "model.zip").is_file():
+        raise ValueError(f"{model} is neither a trained run folder nor a checkpoint of one (no model.zip and config.yaml)")
+    try:
+        run_config, _ = read_run_config(run_dir)
+    except RunFolderError as exc:
+        raise ValueError(str(exc)) from None
+    moot = {"n_timesteps": config.n_timesteps, "keep_best": config.keep_best}
+    if run_config.with_overrides(**moot) != config:
+        ours, theirs = config.to_dict(), run_config.to_dict()
+        differ = sorted(k for k in ours if k not in moot and ours[k] != theirs.get(k))
+        raise ValueError(f"{run_dir} was trained with other hyperparameters than the reference ({', '.join(differ)})")
+    if model == run_dir:
+        report = json.loads((run_dir / "eval.json").read_text())
+        return run_dir, int(report["timesteps"]), float(report["wall_time_s"])
+    state = read_state(model)
+    return run_dir, int(state["timesteps"]), float(state["wall_time_s"])
 
 
 def _row(ref: Reference, report: Mapping[str, Any], extra: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -287,13 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timesteps", type=int, default=None, help="override every budget (smoke tests)")
     parser.add_argument("--results", type=Path, default=ROOT / "training" / "results", help="where the shipped files go")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "reference", help="where the run folders go (must not exist yet)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="ship this run folder or checkpoint folder of the one --only reference instead of training")
     args = parser.parse_args(argv)
     names = args.only or list(REFERENCES)
-    clash = [n for n in names if (args.runs / n).exists()]
+    if args.model is not None and len(names) != 1:
+        parser.error("--model ships one reference: name it with a single --only")
+    clash = [n for n in names if (args.runs / n).exists()] if args.model is None else []
     if clash:
         parser.error(f"run folders already exist: {', '.join(str(args.runs / n) for n in clash)}")
     kwargs = {"results": args.results, "runs": args.runs, "episodes": args.episodes, "n_envs": args.n_envs, "seed": args.seed,
-              "timesteps": args.timesteps, "eval_jobs": args.eval_jobs}
+              "timesteps": args.timesteps, "eval_jobs": args.eval_jobs, "model": args.model}
     started = time.perf_counter()
     rows: dict[str, dict[str, Any]] = {}
     if args.jobs <= 1:
