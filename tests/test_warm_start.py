@@ -71,6 +71,42 @@ def test_pretrained_policy_acts_like_the_baseline_and_its_critic_predicts_the_re
     assert np.mean(agree) >= 0.85
 
 
+def test_with_reward_normalisation_the_critic_learns_the_returns_in_normalised_rewards() -> None:
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    kwargs = {"scenario": "warehouse-tiny", "fidelity": "fast"}
+    demos = collect_demonstrations(FUL, kwargs, "heuristic", episodes=6, seed=0, gamma=1.0)
+    assert demos.rewards.shape == demos.returns.shape and demos.lengths.sum() == len(demos.rewards)
+
+    def normalizer() -> VecNormalize:
+        return VecNormalize(DummyVecEnv([lambda: gym.make(FUL, **kwargs)]), norm_obs=False, norm_reward=True, gamma=1.0)
+
+    venv = normalizer()
+    model = PPO("MlpPolicy", venv, n_steps=64, seed=0, device="cpu", policy_kwargs={"net_arch": [64, 64]})
+    pretrain(model, demos, WarmStartConfig("heuristic", epochs=100), seed=0)
+    # SB3's own VecNormalize, fed the demonstrations' rewards step by step, ends with the
+    # same return statistics (up to its prior of count 1e-4).
+    replay = normalizer()
+    for rewards in np.split(demos.rewards, np.cumsum(demos.lengths)[:-1]):
+        for reward in rewards:
+            replay._update_reward(np.array([reward]))
+        replay.returns[:] = 0.0
+    np.testing.assert_allclose(venv.ret_rms.var, replay.ret_rms.var, rtol=1e-4)
+    assert venv.ret_rms.count == len(demos.rewards) and abs(venv.ret_rms.var - 1.0) > 0.5  # not the prior
+    # The critic predicts the returns-to-go of the rewards PPO will see, not the raw ones.
+    targets = np.concatenate([
+        np.cumsum(venv.normalize_reward(r)[::-1])[::-1] for r in np.split(demos.rewards, np.cumsum(demos.lengths)[:-1])
+    ])
+    with torch.no_grad():
+        values = model.policy.predict_values(torch.as_tensor(demos.observations)).numpy().ravel()
+    # Fitted in 6 shifts of the tiny scenario its predictions are rough (the raw-return fit
+    # of the same data correlates 0.69), but in the normalised scale: 2.3 x smaller here.
+    assert np.corrcoef(values, targets)[0, 1] > 0.6
+    assert np.abs(values - targets).mean() < 0.5 * np.abs(values - demos.returns).mean()
+
+
 def test_adjacent_smoothing_moves_the_mass_to_the_neighbouring_choices() -> None:
     import torch
 
@@ -125,7 +161,6 @@ def test_training_with_a_warm_start_records_it_in_the_run_folder(tmp_path: Path)
 @pytest.mark.parametrize(
     ("entry", "match"),
     [
-        ({"warm_start": {"baseline": "sS"}, "normalize": {"norm_reward": True}}, "norm_reward"),
         ({"warm_start": {"baseline": "no-such"}}, "unknown baseline"),
         ({"warm_start": {"baseline": "astar"}}, "supports"),
         ({"warm_start": {"baseline": "sS", "episodes": 0}}, "episodes"),

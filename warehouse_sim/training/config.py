@@ -254,8 +254,6 @@ def _check_warm_start(config: TrainConfig) -> None:
     supported = BASELINES[warm.baseline].env_ids
     if supported and config.env_id not in supported:
         raise ValueError(f"warm_start: baseline {warm.baseline!r} supports {', '.join(supported)}, not {config.env_id}")
-    if config.normalize is not None and config.normalize.norm_reward:
-        raise ValueError("warm_start fits the critic to raw returns: use normalize with norm_reward: false")
 
 
 def _check_verdict(config: TrainConfig) -> None:

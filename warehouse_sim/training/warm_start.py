@@ -10,9 +10,10 @@ it. This module does that in three steps:
    seeded episodes, in parallel worker processes, recording observations, actions and
    discounted returns-to-go;
 2. the observation normaliser (``VecNormalize``) starts from the demonstrations'
-   mean and variance;
+   mean and variance, and its reward normaliser from the spread of their returns;
 3. :func:`pretrain` fits the actor to the demonstrated actions (cross-entropy with
-   label smoothing, so the policy keeps exploring) and the critic to the returns.
+   label smoothing, so the policy keeps exploring) and the critic to the returns, in
+   the scale PPO will train it on (normalised rewards, if the run normalises them).
 
 Nothing here writes to disk; the runner records the summary in the run folder.
 """
@@ -93,18 +94,22 @@ class Demonstrations:
         actions: ``[n, *action_shape]`` as the env takes them.
         returns: ``float64[n]`` discounted return-to-go from each observation.
         episode_returns: ``float64[episodes]`` undiscounted return of each episode.
+        rewards: ``float64[n]`` the (shaped) reward of each transition.
+        lengths: ``int64[episodes]`` transitions per episode, in order.
     """
 
     observations: np.ndarray
     actions: np.ndarray
     returns: np.ndarray
     episode_returns: np.ndarray
+    rewards: np.ndarray
+    lengths: np.ndarray
 
 
 def _demo_episode(
     env_id: str, env_kwargs: Mapping[str, Any], baseline: str, seed: int, gamma: float, reward_shaping: str | None
 ) -> tuple[np.ndarray, ...]:
-    """One baseline episode: (observations, actions, shaped returns-to-go, the env's own episode return)."""
+    """One baseline episode: (observations, actions, shaped returns-to-go, the env's own episode return, shaped rewards)."""
     import warehouse_sim  # noqa: F401 - registers the ids in a fresh worker
     from warehouse_sim.policies.registry import make_baseline
     from warehouse_sim.training.shaping import shape_reward
@@ -127,12 +132,18 @@ def _demo_episode(
             done = terminated or truncated
     finally:
         env.close()
+    returns = _returns_to_go(np.array(rewards), gamma)
+    return np.stack(observations).astype(np.float32), np.stack(actions), returns, np.array(episode_return), np.array(rewards)
+
+
+def _returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """``float64[n]`` discounted sums of ``rewards[t:]`` of one episode."""
     returns = np.zeros(len(rewards))
     running = 0.0
     for t in range(len(rewards) - 1, -1, -1):
         running = rewards[t] + gamma * running
         returns[t] = running
-    return np.stack(observations).astype(np.float32), np.stack(actions), returns, np.array(episode_return)
+    return returns
 
 
 def collect_demonstrations(
@@ -175,6 +186,8 @@ def collect_demonstrations(
         actions=np.concatenate([p[1] for p in parts]),
         returns=np.concatenate([p[2] for p in parts]),
         episode_returns=np.array([float(p[3]) for p in parts]),
+        rewards=np.concatenate([p[4] for p in parts]),
+        lengths=np.array([len(p[4]) for p in parts], dtype=np.int64),
     )
 
 
@@ -183,7 +196,11 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
 
     The observation normaliser of ``model`` (if any) is first set to the
     demonstrations' mean and variance (features constant in them get unit variance)
-    and the fit uses normalised observations, as PPO will.
+    and the fit uses normalised observations, as PPO will. If it normalises rewards,
+    it starts from the demonstrations' returns too, and the critic learns their
+    returns-to-go in normalised rewards (see :func:`normalised_returns`): the scale
+    PPO's value targets will have, so its first updates do not spend themselves
+    refitting the critic.
 
     Args:
         model: A Stable-Baselines3 ``PPO`` or sb3-contrib ``MaskablePPO`` (actor-critic
@@ -222,7 +239,8 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
     space = model.action_space
     obs_t = torch.as_tensor(observations, dtype=torch.float32)
     act_t = torch.as_tensor(demos.actions.reshape(len(demos.actions), -1))
-    ret_t = torch.as_tensor(demos.returns, dtype=torch.float32)
+    targets = normalised_returns(demos, normalizer) if normalizer is not None and normalizer.norm_reward else demos.returns
+    ret_t = torch.as_tensor(targets, dtype=torch.float32)
     if isinstance(space, gym.spaces.MultiDiscrete):
         splits = [int(n) for n in space.nvec.ravel()]
     elif isinstance(space, gym.spaces.Discrete):
@@ -279,6 +297,38 @@ def pretrain(model: Any, demos: Demonstrations, config: WarmStartConfig, *, seed
         "dimension_accuracy": dim_accuracy,
         "pretrain_wall_time_s": round(time.perf_counter() - started, 3),
     }
+
+
+def normalised_returns(demos: Demonstrations, normalizer: Any) -> np.ndarray:
+    """Start ``normalizer``'s return statistics from ``demos``; their returns-to-go in its rewards.
+
+    SB3's ``VecNormalize`` divides each reward by the standard deviation of the
+    discounted running sum of rewards (reset at each episode's start, discounted by
+    its ``gamma``) over every step it has seen, then clips it to ``clip_reward``. Its
+    statistics start here from those sums over the demonstrations, as PPO's first
+    steps would have extended them.
+
+    Args:
+        demos: The demonstrations (their ``rewards`` and ``lengths``).
+        normalizer: The model's ``VecNormalize`` with ``norm_reward``; its ``ret_rms``
+            is overwritten.
+
+    Returns:
+        ``float64[n]``: the discounted returns-to-go of the normalised, clipped rewards.
+    """
+    gamma = float(normalizer.gamma)
+    episodes = np.split(demos.rewards, np.cumsum(demos.lengths)[:-1])
+    sums = []
+    for rewards in episodes:
+        running = 0.0
+        for reward in rewards:
+            running = running * gamma + reward
+            sums.append(running)
+    rms = normalizer.ret_rms
+    rms.mean, rms.var, rms.count = float(np.mean(sums)), float(np.var(sums)), float(len(sums))
+    scale = np.sqrt(rms.var + normalizer.epsilon)
+    clip = normalizer.clip_reward
+    return np.concatenate([_returns_to_go(np.clip(rewards / scale, -clip, clip), gamma) for rewards in episodes])
 
 
 def adjacent_targets(choice: Any, n: int, eps: float) -> Any:
