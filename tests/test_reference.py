@@ -10,6 +10,8 @@ from types import ModuleType
 
 import pytest
 
+from warehouse_sim.training import TrainConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,7 +51,7 @@ def test_each_shipped_verdict_follows_from_its_own_figures(name: str) -> None:
     assert report["episodes"] == episodes and report["seeds"] == [0, episodes - 1]
 
 
-def _fake_run(folder: Path, config: object, *, steps: int = 64) -> Path:
+def _fake_run(folder: Path, config: TrainConfig, *, steps: int = 64) -> Path:
     """A run folder with ``config`` and one checkpoint (its model file is not read)."""
     import yaml
 
@@ -57,7 +59,7 @@ def _fake_run(folder: Path, config: object, *, steps: int = 64) -> Path:
     checkpoint.mkdir(parents=True)
     (checkpoint / "model.zip").write_bytes(b"")
     (checkpoint / "state.json").write_text(json.dumps({"timesteps": steps, "wall_time_s": 12.5}))
-    (folder / "config.yaml").write_text(yaml.safe_dump({"config": config.to_dict(), "run": {"seed": 0}}))  # type: ignore[attr-defined]
+    (folder / "config.yaml").write_text(yaml.safe_dump({"config": config.to_dict(), "run": {"seed": 0}}))
     return checkpoint
 
 
