@@ -353,7 +353,7 @@ def write_summary(rows: list[dict[str, Any]], path: Path) -> None:
             base = "DP optimum" if row["baseline_name"] == "optimal" else row["baseline_name"]
             ratio = f"{row['profit_ratio']:.4f} x {base}" + "".join(f"; {b}: {r:.4f}" for b, r in row["sS_ratio"].items())
         lines.append(
-            f"| {row['algo']} | {row['env'].split('/')[-1]} | {result} | {ratio} | {'met' if row['target_met'] else 'NOT met'} | {when} |"
+            f"| {row['algo']} (`{row['name']}`) | {row['env'].split('/')[-1]} | {result} | {ratio} | {'met' if row['target_met'] else 'NOT met'} | {when} |"
         )
     path.write_text("\n".join(lines) + "\n")
 
