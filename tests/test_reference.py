@@ -71,6 +71,15 @@ def test_the_scratch_reference_trains_on_fast_from_its_own_file_and_is_judged_on
     assert reference.reference_config(reference.REFERENCES["ppo-fulfilment"]).warm_start is not None  # ppo.yml's entry
 
 
+def test_the_best_learned_reference_is_warm_started_on_fast_and_judged_against_horizon_on_physics() -> None:
+    ref = reference.REFERENCES["ppo-fulfilment-fast-warm"]
+    config = reference.reference_config(ref)
+    assert config.env_kwargs["fidelity"] == "fast" and config.n_envs == 16
+    assert config.warm_start is not None and config.warm_start.baseline == "horizon"
+    assert {**config.env_kwargs, **ref.eval_env_kwargs}["fidelity"] == "physics"
+    assert (ref.against, ref.min_profit_ratio) == ("baseline:horizon", 1.03)
+
+
 def test_a_trained_run_ships_only_with_the_references_hyperparameters(tmp_path: Path) -> None:
     ref = reference.REFERENCES["ppo-fulfilment-scratch"]
     config = reference.reference_config(ref)
