@@ -333,7 +333,7 @@ def test_envs_lists_each_id_with_a_description_readable_spaces_and_its_baselines
     assert "Drive a differential-drive robot" in nav and "Box(24,) float32 in [-1, 1]" in nav
     assert "continuous=False: Discrete(7)" in nav and "baselines    astar, random  (as --policy baseline:NAME)" in nav
     ful = next(b for b in blocks if b.startswith("Fulfilment-v0"))
-    assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "heuristic, horizon, random" in ful
+    assert "MultiDiscrete(16) with 3 to 4 choices each" in ful and "heuristic, horizon, newsvendor, random" in ful
     fleet = next(b for b in blocks if b.startswith("FleetDispatch-v0"))
     assert "Box(116,) float32 in [-10, 10]" in fleet and "Discrete(9)" in fleet and "random, rule" in fleet
     assert all(len(line) <= 120 for line in out.splitlines())

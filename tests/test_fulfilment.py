@@ -18,7 +18,9 @@ import pytest
 
 import warehouse_sim  # noqa: F401 - registers the ids
 from warehouse_sim.envs.fulfilment import FulfilmentEnv
+from warehouse_sim.operations.baselines import heuristic_reorder
 from warehouse_sim.operations.orders import OrderState
+from warehouse_sim.policies.fulfilment import NEWSVENDOR_QUANTILE, FulfilmentHeuristic, _poisson_quantile
 from warehouse_sim.policies.registry import make_baseline
 from warehouse_sim.sim.client import bullet_of
 from warehouse_sim.tasks.fulfilment import load_warehouse_scenario, warehouse_scenario_from_dict
@@ -383,6 +385,62 @@ def test_horizon_heuristic_buys_nothing_the_shift_cannot_sell_and_earns_more() -
     env.close()
     assert late_textbook_orders > 0  # the textbook rule does buy stock that arrives too late
     assert profit["horizon"] > profit["heuristic"]
+
+
+def test_poisson_quantile_is_the_smallest_count_reaching_the_probability() -> None:
+    rng = np.random.default_rng(0)
+    for lam in (0.5, 4.0, 37.5, 900.0):
+        draws = rng.poisson(lam, 200_000)
+        for q in (0.15, 0.5, 0.9):
+            k = _poisson_quantile(lam, q)
+            assert (draws <= k).mean() >= q - 0.005 and (draws <= k - 1).mean() < q + 0.005
+    assert _poisson_quantile(10.0, 0.5) == 10  # median of Poisson(10)
+
+
+def test_newsvendor_restocks_at_the_prices_it_charges_and_caps_by_a_demand_quantile() -> None:
+    env = _make(scenario="warehouse-medium", shift_hours=2, fidelity="fast")  # shared class prices differ from some SKUs' own
+    task = env.unwrapped.task
+    m, n_epochs, c = task.model, env.unwrapped.scenario.n_epochs, task.n_classes
+    policy, horizon = make_baseline("newsvendor", env), make_baseline("horizon", env)
+    charged = np.minimum(policy.class_levels[task.classes], m.n_price_levels - 1)
+    assert (policy.class_levels == horizon.class_levels).all()  # the same prices
+    at_charged = heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True, levels=charged.tolist())
+    assert (policy.s == at_charged.s).all()
+    own = heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True).price_idx
+    differs = own != charged
+    assert differs.any()  # some SKU's own myopic level is not its class's
+    # a dearer price sells less, so the reorder point falls (and rises for a cheaper one)
+    assert (np.sign(policy.s - horizon.s)[differs] == np.sign(own - charged)[differs]).all()
+    assert (policy.s[~differs] == horizon.s[~differs]).all()
+    obs, _ = env.reset(seed=3)
+    policy.reset(env)
+    done, fewer = False, 0
+    while not done:
+        action = policy.act(obs)
+        order = m.quantity_levels[np.arange(m.n_skus), action[c : c + m.n_skus]]
+        mean_capped = m.quantity_levels[np.arange(m.n_skus), horizon.act(obs)[c : c + m.n_skus]]
+        # same reorder point: the 15% quantile never buys more than horizon's mean cap
+        assert (order[~differs] <= mean_capped[~differs]).all()
+        fewer += int((order[~differs] < mean_capped[~differs]).sum())
+        left = n_epochs - task.epoch
+        position = m.on_hand + m.dock + m.on_order - m.reserved
+        rate = m.rate_levels[np.arange(m.n_skus), m.price_idx]  # at the prices in force
+        quantile = np.array([_poisson_quantile(lam, NEWSVENDOR_QUANTILE) for lam in rate * left])
+        # an order never needs more than the quantile of the rest of the shift's demand,
+        # less stock already held or coming: the smallest order level covering that gap
+        smaller = np.take_along_axis(m.quantity_levels, np.maximum(action[c : c + m.n_skus] - 1, 0)[:, None], 1)[:, 0]
+        assert ((order == 0) | (smaller < quantile - position)).all()
+        assert (order[m.lead_time >= left] == 0).all()
+        obs, _, terminated, truncated, _ = env.step(action)
+        done = terminated or truncated
+    env.close()
+    assert fewer > 0
+    with pytest.raises(ValueError, match="cap_quantile"):
+        FulfilmentHeuristic(cap_quantile=0.2)  # needs horizon=True
+    with pytest.raises(ValueError, match="cap_quantile"):
+        FulfilmentHeuristic(horizon=True, cap_quantile=1.0)
+    with pytest.raises(ValueError, match="one price level per SKU"):
+        heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True, levels=[0])
 
 
 # ---------------------------------------------------------------------------- dispatch rules

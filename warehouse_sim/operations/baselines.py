@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -307,19 +308,29 @@ def myopic_price_level(sku: Sku) -> int:
     return int(np.argmin(np.abs(np.array(sku.prices) - target)))
 
 
-def heuristic_reorder(scenario: Scenario, *, base_stock: bool, myopic: bool, z: float = 1.65) -> ReorderRule:
+def heuristic_reorder(
+    scenario: Scenario, *, base_stock: bool, myopic: bool, z: float = 1.65, levels: Sequence[int] | None = None
+) -> ReorderRule:
     """Textbook (s, S) or base-stock parameters per SKU (for scenarios without an exact MDP).
 
-    Price: the base-price level, or the myopic level. With the mean ``m`` and variance
+    Price: the base-price level, the myopic level, or per SKU the given ``levels`` (the
+    prices the rule will actually charge, e.g. a shared class level). With the mean ``m`` and variance
     ``v`` of demand over ``lead_time + 1`` periods (from the scenario's demand model,
     :func:`~warehouse_sim.operations.demand.period_moments`; Poisson: ``v = m``; a
     stochastic lead time adds its own variance): ``s = m + z sqrt(v)`` (safety stock) and
     ``S = s + EOQ`` with ``EOQ = sqrt(2 K rate / h)``; base-stock orders up to ``s + 1``.
     Levels are capped at the SKU's capacity plus its pipeline.
     """
+    if levels is not None and len(levels) != len(scenario.skus):
+        raise ValueError(f"levels: one price level per SKU ({len(scenario.skus)}), got {len(levels)}")
     s_list, big_s_list, price_list = [], [], []
     for i, sku in enumerate(scenario.skus):
-        level = myopic_price_level(sku) if myopic else int(np.argmin(np.abs(np.array(sku.prices) - sku.base_price)))
+        if levels is not None:
+            level = int(levels[i])
+        elif myopic:
+            level = myopic_price_level(sku)
+        else:
+            level = int(np.argmin(np.abs(np.array(sku.prices) - sku.base_price)))
         rate, variance = period_moments(scenario, i, sku.prices[level])
         periods = sku.mean_lead_time + 1
         mean = rate * periods

@@ -80,6 +80,11 @@ BASELINES: dict[str, BaselineSpec] = {
         ("warehouse_sim/Fulfilment-v0",),
         "the heuristic, ordering no more than the rest of the shift is expected to sell",
     ),
+    "newsvendor": BaselineSpec(
+        "warehouse_sim.policies.fulfilment:make_newsvendor_policy",
+        ("warehouse_sim/Fulfilment-v0",),
+        "horizon with reorder points at the class prices and a cap at the 15% quantile of the rest of the shift's demand",
+    ),
     "rule": BaselineSpec(
         "warehouse_sim.policies.fleet_dispatch:make_rule_policy",
         ("warehouse_sim/FleetDispatch-v0",),
