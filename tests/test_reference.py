@@ -78,6 +78,12 @@ def test_the_best_learned_reference_is_warm_started_on_fast_and_judged_against_h
     assert config.warm_start is not None and config.warm_start.baseline == "horizon"
     assert {**config.env_kwargs, **ref.eval_env_kwargs}["fidelity"] == "physics"
     assert (ref.against, ref.min_profit_ratio) == ("baseline:horizon", 1.03)
+    # the same, cloning the stronger rule, and reported against it too
+    ref = reference.REFERENCES["ppo-fulfilment-fast-warm-newsvendor"]
+    config = reference.reference_config(ref)
+    assert config.warm_start is not None and config.warm_start.baseline == "newsvendor"
+    assert {**config.env_kwargs, **ref.eval_env_kwargs}["fidelity"] == "physics" and config.env_kwargs["fidelity"] == "fast"
+    assert (ref.against, ref.min_profit_ratio) == ("baseline:horizon", 1.03) and "baseline:newsvendor" in ref.extra_baselines
 
 
 def test_a_trained_run_ships_only_with_the_references_hyperparameters(tmp_path: Path) -> None:
