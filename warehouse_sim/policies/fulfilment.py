@@ -38,9 +38,10 @@ class FulfilmentHeuristic(Policy):
 
     With ``cap_quantile=q`` (baseline ``newsvendor``) two things change. The reorder
     points are computed at the class prices actually charged, not at each SKU's own
-    myopic level. The finite-horizon cap is the ``q`` quantile of the Poisson demand of
-    the epochs left, not its mean, because stock left at the end of the shift earns
-    nothing for it (a newsvendor's order). ``q`` below 0.5 orders less than the mean.
+    myopic level. The finite-horizon cap is the ``q`` quantile of the demand of the
+    epochs left, not its mean, because stock left at the end of the shift earns nothing
+    for it (a newsvendor's order). That demand is taken as Poisson with the mean above,
+    whatever the scenario's demand model. ``q`` below 0.5 orders less than the mean.
 
     Args:
         horizon: Cap orders by the demand of the rest of the shift.
