@@ -402,7 +402,7 @@ def test_newsvendor_restocks_at_the_prices_it_charges_and_caps_by_a_demand_quant
     task = env.unwrapped.task
     m, n_epochs, c = task.model, env.unwrapped.scenario.n_epochs, task.n_classes
     policy, horizon = make_baseline("newsvendor", env), make_baseline("horizon", env)
-    charged = np.minimum(policy.class_levels[task.classes], m.n_price_levels - 1)
+    charged = task.sku_price_levels(policy.class_levels)
     assert (policy.class_levels == horizon.class_levels).all()  # the same prices
     at_charged = heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True, levels=charged.tolist())
     assert (policy.s == at_charged.s).all()

@@ -315,11 +315,12 @@ def heuristic_reorder(
 
     Price: the base-price level, the myopic level, or per SKU the given ``levels`` (the
     prices the rule will actually charge, e.g. a shared class level). With the mean
-    ``m`` and variance ``v`` of demand over ``lead_time + 1`` periods (from the scenario's demand model,
-    :func:`~warehouse_sim.operations.demand.period_moments`; Poisson: ``v = m``; a
-    stochastic lead time adds its own variance): ``s = m + z sqrt(v)`` (safety stock) and
-    ``S = s + EOQ`` with ``EOQ = sqrt(2 K rate / h)``; base-stock orders up to ``s + 1``.
-    Levels are capped at the SKU's capacity plus its pipeline.
+    ``m`` and variance ``v`` of demand over ``lead_time + 1`` periods (from the
+    scenario's demand model, :func:`~warehouse_sim.operations.demand.period_moments`;
+    Poisson: ``v = m``; a stochastic lead time adds its own variance):
+    ``s = m + z sqrt(v)`` (safety stock) and ``S = s + EOQ`` with
+    ``EOQ = sqrt(2 K rate / h)``; base-stock orders up to ``s + 1``. Levels are capped
+    at the SKU's capacity plus its pipeline.
     """
     if levels is not None and len(levels) != len(scenario.skus):
         raise ValueError(f"levels: one price level per SKU ({len(scenario.skus)}), got {len(levels)}")

@@ -67,7 +67,7 @@ class FulfilmentHeuristic(Policy):
             [int(round(float(sku_levels[task.classes == k].mean()))) for k in range(task.n_classes)], dtype=np.int64
         )
         if self.cap_quantile is not None:
-            charged = np.minimum(self.class_levels[task.classes], task.model.n_price_levels - 1)
+            charged = task.sku_price_levels(self.class_levels)
             rule = heuristic_reorder(task.ops_scenario, base_stock=False, myopic=True, levels=charged.tolist())
         self.s = rule.s
         self.order_up_to = rule.order_up_to

@@ -181,14 +181,20 @@ class FulfilmentTask(Task):
         ``1 + i``), or ``None`` without promotion slots.
         """
         c, n = self.n_classes, self.model.n_skus
-        class_level = action[:c]
-        price_idx = np.minimum(class_level[self.classes], self.model.n_price_levels - 1)
+        price_idx = self.sku_price_levels(action[:c])
         featured = None
         if self.slots:
             featured = np.zeros(n, dtype=bool)
             picks = action[c + n + 1 :].astype(np.int64)
             featured[picks[picks > 0] - 1] = True
         return price_idx, action[c : c + n].astype(np.int64), int(action[c + n]), featured
+
+    def sku_price_levels(self, class_levels: np.ndarray) -> np.ndarray:
+        """Price level per SKU, ``(n_skus,)``, from one level per class, ``(n_classes,)``.
+
+        A SKU with fewer levels than its class takes its own highest.
+        """
+        return np.minimum(np.asarray(class_levels)[self.classes], self.model.n_price_levels - 1)
 
     def apply(self, action: Any) -> None:
         """Take the epoch's decisions from a validated MultiDiscrete action (see :meth:`decode`)."""
