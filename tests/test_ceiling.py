@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,6 +15,8 @@ import pytest
 import warehouse_sim  # noqa: F401
 from warehouse_sim.evaluation import load_policy, run_episode
 from warehouse_sim.operations.ceiling import ceiling_gap, fixed_price_ceiling
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ceiling_sells_everything_when_lots_pay_and_only_the_initial_stock_when_they_do_not() -> None:
@@ -62,3 +70,35 @@ def test_no_fixed_price_shift_beats_its_ceiling_and_the_gap_adds_up(baseline: st
     assert (sales >= m.initial_on_hand).all()  # so the parts explain the whole gap
     assert gap["other"] == pytest.approx(0.0, abs=1e-6)
     assert gap["unsold_stock"] >= 0.0
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("training_profit_ceiling", ROOT / "training" / "profit_ceiling.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_profit_ceiling_script_tables_fixed_price_policies_and_refuses_a_ceiling_to_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kwargs = json.dumps({"fidelity": "fast", "scenario": "warehouse-small", "shift_hours": 1})
+    code = _script().main(["--policies", "baseline:random", "baseline:horizon", "--episodes", "2", "--seed", "5",
+                           "--env-kwargs", kwargs, "--out", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "ceiling.json").read_text())
+    random_row, horizon_row = report["rows"]
+    assert random_row == {"policy": "baseline:random", "episodes": 2, "fixed_prices": False}  # random prices move
+    assert horizon_row["fixed_prices"] and horizon_row["profit"]["mean"] <= horizon_row["ceiling"]["mean"]
+    assert horizon_row["share_of_ceiling"] == pytest.approx(horizon_row["profit"]["mean"] / horizon_row["ceiling"]["mean"])
+    table = (tmp_path / "ceiling.md").read_text()
+    assert table in capsys.readouterr().out
+    assert all(line.count("|") == 13 for line in table.splitlines())  # 12 columns in every row
+
+
+def test_profit_ceiling_script_names_a_bad_policy_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _script().main(["--policies", "missing.onnx", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "missing.onnx" in err
