@@ -9,8 +9,10 @@ Per SKU that is ::
 
 (``D`` units demanded, ``I`` initially on hand, ``K`` the fixed cost per order). The
 ceiling knows the whole demand path in advance and ignores lead times, capacities and the
-fleet, so it is loose; it is a true upper bound for any policy whose prices never changed
-and whose demand path is the one given (a policy's demand depends on its prices only).
+fleet, so it is loose. It bounds the profit of any episode whose prices never changed,
+computed from that episode's own demand. Where demand depends only on the seed and the
+prices (no substitution, no promotions: Fulfilment-v0's default scenario), policies that
+charge the same prices share one ceiling per seed.
 """
 
 from __future__ import annotations
