@@ -32,7 +32,7 @@ import numpy as np
 
 import warehouse_sim  # noqa: F401  (registers the envs)
 from warehouse_sim._files import write_text_atomic
-from warehouse_sim.evaluation import load_policy, run_episode
+from warehouse_sim.evaluation import load_policy, run_episode, summarize
 from warehouse_sim.operations.ceiling import ceiling_gap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def shift(policy_spec: str, seed: int, env_kwargs: dict[str, Any]) -> dict[str, 
     try:
         policy = load_policy(policy_spec, env)
         prices: list[np.ndarray] = []
-        result = run_episode(env, policy, seed, on_step=lambda record: prices.append(record["info"]["period"]["price"]))
+        run_episode(env, policy, seed, on_step=lambda record: prices.append(record["info"]["period"]["price"]))
         model = env.unwrapped.task.model  # type: ignore[attr-defined]
         cumulative = model.kpis()["cumulative"]
         fixed = all(np.array_equal(p, prices[0]) for p in prices)
@@ -60,14 +60,13 @@ def shift(policy_spec: str, seed: int, env_kwargs: dict[str, Any]) -> dict[str, 
         if fixed:
             gap = ceiling_gap(cumulative, model.initial_on_hand, model.unit_cost,
                               model.quantity_levels.max(axis=1), model.scenario.fixed_order_cost)
-        return {"seed": seed, "return": result.episode_return, "demand": np.asarray(cumulative["demand"]).tolist(),
-                "gap": gap}
+        return {"seed": seed, "demand": np.asarray(cumulative["demand"]).tolist(), "gap": gap}
     finally:
         env.close()
 
 
-def summarize(policy_spec: str, shifts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Means (± standard error over shifts) of profit, ceiling and the parts of the gap."""
+def summarize_policy(policy_spec: str, shifts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Statistics over shifts (:func:`warehouse_sim.evaluation.summarize`) of profit, ceiling and the parts of the gap."""
     row: dict[str, Any] = {"policy": policy_spec, "episodes": len(shifts)}
     gaps = [s["gap"] for s in shifts]
     if any(g is None for g in gaps):
@@ -75,8 +74,7 @@ def summarize(policy_spec: str, shifts: Sequence[dict[str, Any]]) -> dict[str, A
         return row
     row["fixed_prices"] = True
     for key in ("profit", "ceiling", "gap", *PARTS):
-        values = np.array([g[key] for g in gaps])
-        row[key] = {"mean": float(values.mean()), "se": float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0}
+        row[key] = summarize([g[key] for g in gaps])
     row["share_of_ceiling"] = row["profit"]["mean"] / row["ceiling"]["mean"]
     return row
 
@@ -91,11 +89,14 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
         if not row["fixed_prices"]:
             lines.append(f"| {name} | prices changed during a shift: no fixed-price ceiling |" + " |" * 10)
             continue
-        cells = [f"{row['profit']['mean']:,.0f} ± {row['profit']['se']:,.0f}",
-                 f"{row['ceiling']['mean']:,.0f} ± {row['ceiling']['se']:,.0f}", f"{row['share_of_ceiling']:.3f}"]
+        cells = [_mean_se(row["profit"]), _mean_se(row["ceiling"]), f"{row['share_of_ceiling']:.3f}"]
         cells += [f"{row[k]['mean']:,.0f}" for k in ("gap", *PARTS)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return head + "\n".join(lines) + "\n"
+
+
+def _mean_se(stats: dict[str, Any]) -> str:
+    return f"{stats['mean']:,.0f}" + ("" if stats["stderr"] is None else f" ± {stats['stderr']:,.0f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"profit_ceiling: {exc}", file=sys.stderr)
         return 2
-    rows = [summarize(spec, results[k * args.episodes:(k + 1) * args.episodes]) for k, spec in enumerate(args.policies)]
+    rows = [summarize_policy(spec, results[k * args.episodes:(k + 1) * args.episodes]) for k, spec in enumerate(args.policies)]
     demand_paths = {json.dumps([s["demand"] for s in results[k * args.episodes:(k + 1) * args.episodes]])
                     for k, row in enumerate(rows) if row["fixed_prices"]}
     table = markdown(rows)

@@ -74,7 +74,7 @@ def ceiling_gap(
     Args:
         cumulative: The ledger's cumulative KPIs at the end of the episode (``info["cumulative"]``
             of Inventory-v0 and Fulfilment-v0): per-SKU ``demand``, ``sales``, ``lost`` and ``price``
-            (the prices in force, assumed unchanged all episode), the money flows.
+            (the prices in force, assumed unchanged all episode), the costs and ``profit``.
         initial_on_hand: Units on hand at the start per SKU, shape ``(n_skus,)``.
         unit_cost: Purchase cost per unit per SKU, shape ``(n_skus,)``.
         max_lot: Largest order quantity per SKU, shape ``(n_skus,)``.
@@ -101,9 +101,8 @@ def ceiling_gap(
     cost = np.asarray(unit_cost, dtype=np.float64)
     initial = np.asarray(initial_on_hand, dtype=np.int64)
     ceiling = float(fixed_price_ceiling(demand, price, cost, initial, max_lot, fixed_order_cost).sum())
-    money = {k: float(cumulative.get(k, 0.0)) for k in
-             ("revenue", "purchase_cost", "order_cost", "holding_cost", "penalty", "promotion_cost")}
-    profit = money["revenue"] - sum(v for k, v in money.items() if k != "revenue")
+    money = {k: float(cumulative.get(k, 0.0)) for k in ("purchase_cost", "order_cost", "holding_cost", "penalty", "promotion_cost")}
+    profit = float(cumulative["profit"])
     lots = np.ceil(np.maximum(demand - initial, 0) / np.asarray(max_lot)).sum()
     parts = {
         "lost_margin": float(lost @ (price - cost)),
